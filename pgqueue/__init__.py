@@ -1,0 +1,43 @@
+"""pgqueue: background jobs that live in your PostgreSQL database.
+
+Everything a user touches is re-exported here; underscore modules are private.
+"""
+
+from __future__ import annotations
+
+from ._dsn import resolve_dsn
+from ._settings import HIGH, LOW, NORMAL, Settings
+from .app import App
+from .errors import (
+    Discard,
+    JobFailed,
+    PayloadTooLarge,
+    PgQueueError,
+    Retry,
+    Snooze,
+    UnknownTask,
+)
+from .job import Job, JobState
+from .task import Task
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "HIGH",
+    "LOW",
+    "NORMAL",
+    "App",
+    "Discard",
+    "Job",
+    "JobFailed",
+    "JobState",
+    "PayloadTooLarge",
+    "PgQueueError",
+    "Retry",
+    "Settings",
+    "Snooze",
+    "Task",
+    "UnknownTask",
+    "__version__",
+    "resolve_dsn",
+]

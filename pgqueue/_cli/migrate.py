@@ -1,0 +1,33 @@
+"""``pgqueue migrate``: Alembic upgrade/downgrade of pgqueue's own schema."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from .. import _migrate
+from . import common
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def migrate(
+        ctx: typer.Context,
+        to: str = typer.Option("head", "--to", help="Target revision: head, base, or an id."),
+        sql: bool = typer.Option(
+            False, "--sql", help="Print the SQL instead of running it (no connection needed)."
+        ),
+        from_rev: str | None = typer.Option(
+            None, "--from", help="With --sql: the revision the database is at now."
+        ),
+    ) -> None:
+        """Bring the pgqueue schema to a revision (default: the newest)."""
+        if sql:
+            sys.stdout.write(_migrate.sql(to, start=from_rev))
+            return
+        dsn = common.state(ctx).resolve()
+        before = _migrate.current(dsn)
+        _migrate.upgrade(dsn, to)
+        after = _migrate.current(dsn) if to != "base" else None
+        common.console.print(f"pgqueue schema: {before or 'none'} -> {after or 'none'}")

@@ -1,0 +1,90 @@
+"""Connections and pools: the only module that opens database connections.
+
+pgqueue's own work (fire-and-forget enqueue, the worker's claims and
+completions) runs on a lazily created :class:`psycopg_pool.ConnectionPool`;
+the worker's LISTEN connection is a direct one (never through a pooler).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import psycopg
+from psycopg.rows import TupleRow
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+APPLICATION_NAME = "pgqueue"
+CONNECT_TIMEOUT_S = 10
+
+
+def connect_kwargs(application_name: str = APPLICATION_NAME) -> dict[str, Any]:
+    return {"application_name": application_name, "connect_timeout": CONNECT_TIMEOUT_S}
+
+
+def connect(
+    dsn: str, *, autocommit: bool = True, application_name: str = APPLICATION_NAME
+) -> psycopg.Connection[TupleRow]:
+    """A direct connection (autocommit by default)."""
+    return psycopg.connect(dsn, autocommit=autocommit, **connect_kwargs(application_name))
+
+
+def make_pool(
+    dsn: str,
+    *,
+    min_size: int,
+    max_size: int,
+    name: str = APPLICATION_NAME,
+) -> ConnectionPool[psycopg.Connection[TupleRow]]:
+    """An open pool of autocommit connections; each statement commits on its own."""
+    return ConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"autocommit": True, **connect_kwargs(name)},
+        name=name,
+        open=True,
+    )
+
+
+async def make_async_pool(
+    dsn: str, *, min_size: int, max_size: int, name: str = APPLICATION_NAME
+) -> AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]:
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"autocommit": True, **connect_kwargs(name)},
+        name=name,
+        open=False,
+    )
+    await pool.open()
+    return pool
+
+
+class LazyPool:
+    """Creates its pool on first use, once, even when threads race for it."""
+
+    def __init__(self, dsn_factory: Any, min_size: int, max_size: int) -> None:
+        self._dsn_factory = dsn_factory
+        self._min = min_size
+        self._max = max_size
+        self._pool: ConnectionPool[psycopg.Connection[TupleRow]] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> ConnectionPool[psycopg.Connection[TupleRow]]:
+        pool = self._pool
+        if pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = make_pool(
+                        self._dsn_factory(), min_size=self._min, max_size=self._max
+                    )
+                pool = self._pool
+        return pool
+
+    def close(self) -> None:
+        with self._lock:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None

@@ -1,0 +1,82 @@
+"""Named defaults with units, gathered in one frozen, validated settings object."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from typing import Final
+
+from .errors import ConfigurationError
+
+SCHEMA: Final = "pgqueue"
+NOTIFY_CHANNEL: Final = "pgqueue_jobs"
+DEFAULT_QUEUE: Final = "default"
+
+HIGH: Final = 10
+NORMAL: Final = 0
+LOW: Final = -10
+
+# The naming rule shared with the database CHECK constraints.
+NAME_RE: Final = re.compile(r"^[A-Za-z0-9_.:-]+$")
+QUEUE_NAME_MAX: Final = 128
+TASK_NAME_MAX: Final = 255
+
+SMALLINT_MIN: Final = -32768
+SMALLINT_MAX: Final = 32767
+
+MAX_ATTEMPTS: Final = 5
+MAX_PAYLOAD_BYTES: Final = 1024 * 1024
+POOL_MIN_SIZE: Final = 1
+POOL_MAX_SIZE: Final = 10
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Tunable knobs of an :class:`~pgqueue.App`.
+
+    Every field is validated on construction; a bad value raises
+    :class:`~pgqueue.errors.ConfigurationError` naming the field.
+    """
+
+    max_payload_bytes: int = MAX_PAYLOAD_BYTES
+    pool_min_size: int = POOL_MIN_SIZE
+    pool_max_size: int = POOL_MAX_SIZE
+    default_queue: str = DEFAULT_QUEUE
+    default_max_attempts: int = MAX_ATTEMPTS
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type in ("int", int) and (not isinstance(value, int) or isinstance(value, bool)):
+                raise ConfigurationError(f"setting {f.name} must be an int, got {value!r}")
+        positive = ("max_payload_bytes", "pool_max_size", "default_max_attempts")
+        for name in positive:
+            if getattr(self, name) < 1:
+                raise ConfigurationError(f"setting {name} must be >= 1, got {getattr(self, name)}")
+        if self.pool_min_size < 0 or self.pool_min_size > self.pool_max_size:
+            raise ConfigurationError(
+                f"setting pool_min_size must be between 0 and pool_max_size "
+                f"({self.pool_max_size}), got {self.pool_min_size}"
+            )
+        check_name(self.default_queue, "queue", field="default_queue")
+
+
+def check_name(value: object, kind: str, *, field: str | None = None) -> str:
+    """Return ``value`` if it is a valid queue/task name, else raise InvalidName.
+
+    The rule is the one the database CHECK constraints enforce: 1..128 (queue) or
+    1..255 (task) characters from ``[A-Za-z0-9_.:-]``.
+    """
+    from .errors import InvalidName
+
+    limit = QUEUE_NAME_MAX if kind == "queue" else TASK_NAME_MAX
+    label = field or f"{kind} name"
+    if not isinstance(value, str):
+        raise InvalidName(f"{label} must be a string, got {type(value).__name__}")
+    if not value or len(value) > limit:
+        raise InvalidName(f"{label} must be 1 to {limit} characters long, got {len(value)}")
+    if not NAME_RE.match(value):
+        raise InvalidName(
+            f"{label} {value!r} may only contain letters, digits and _ . : - characters"
+        )
+    return value

@@ -1,0 +1,173 @@
+"""App: configuration, the task registry and the enqueue entry points."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ParamSpec, TypeVar, overload
+
+from . import _dsn
+from ._db import LazyPool
+from ._settings import Settings, check_name
+from .errors import InvalidOption, UnknownTask
+from .job import Job
+from .task import BackoffFn, EnqueueOptions, Task, TaskOptions
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class App:
+    """A pgqueue application: where the database is and which tasks exist.
+
+    ``dsn`` is resolved lazily with :func:`pgqueue.resolve_dsn` (explicit, then
+    ``PGQUEUE_DSN``, ``DATABASE_URL``, else the embedded server). ``strict=True``
+    makes :meth:`enqueue` refuse task names that are not registered here.
+    """
+
+    def __init__(
+        self,
+        dsn: str | None = None,
+        *,
+        strict: bool = False,
+        settings: Settings | None = None,
+        **overrides: Any,
+    ) -> None:
+        if settings is not None and overrides:
+            raise InvalidOption("pass either settings= or individual setting overrides, not both")
+        self.settings = settings or Settings(**overrides)
+        self.strict = strict
+        self.tasks: dict[str, Task[Any, Any]] = {}
+        self._dsn = dsn
+        self._resolved_dsn: str | None = None
+        self._pool = LazyPool(
+            lambda: self.dsn, self.settings.pool_min_size, self.settings.pool_max_size
+        )
+
+    # --- database -----------------------------------------------------------------------
+    @property
+    def dsn(self) -> str:
+        """The resolved DSN (starts the embedded server on first use when it is the source)."""
+        if self._resolved_dsn is None:
+            self._resolved_dsn = _dsn.resolve_dsn(self._dsn)
+        return self._resolved_dsn
+
+    @property
+    def pool(self) -> Any:
+        """pgqueue's own connection pool (autocommit), created on first use."""
+        return self._pool.get()
+
+    def close(self) -> None:
+        """Close the pool; the app can be used again afterwards (a new pool is made)."""
+        self._pool.close()
+
+    def __enter__(self) -> App:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- tasks ----------------------------------------------------------------------------
+    @overload
+    def task(self, fn: Callable[P, R], /) -> Task[P, R]: ...
+
+    @overload
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+        bind: bool = False,
+        store_result: bool = True,
+        retry_on: Sequence[type[BaseException]] = (),
+        discard_on: Sequence[type[BaseException]] = (),
+        backoff_base: float = 1.0,
+        backoff_max: float = 3600.0,
+        backoff_jitter: float = 0.25,
+        backoff: BackoffFn | None = None,
+        unique_key: str | None = None,
+        tags: Sequence[str] = (),
+    ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
+
+    def task(self, fn: Callable[P, R] | None = None, /, **options: Any) -> Any:  # type: ignore[misc]
+        """Register a function as a task (usable bare, ``@app.task``, or with options).
+
+        ``name`` defaults to the function's dotted path (``module.qualname``).
+        Raises InvalidName / InvalidOption for bad defaults, and InvalidOption when
+        the name is already registered to another function.
+        """
+
+        def register(f: Callable[P, R]) -> Task[P, R]:
+            opts = self._task_options(f, options)
+            existing = self.tasks.get(opts.name)
+            if existing is not None and existing.fn is not f:
+                raise InvalidOption(f"task name {opts.name!r} is already registered")
+            task: Task[P, R] = Task(self, f, opts)
+            self.tasks[opts.name] = task
+            return task
+
+        if fn is not None:
+            return register(fn)
+        return register
+
+    def _task_options(self, fn: Callable[..., Any], options: dict[str, Any]) -> TaskOptions:
+        from ._enqueue import validate_task_options
+
+        name = options.pop("name", None) or f"{fn.__module__}.{fn.__qualname__}"
+        queue = options.pop("queue", None) or self.settings.default_queue
+        if options.get("max_attempts") is None:
+            options["max_attempts"] = self.settings.default_max_attempts
+        for key in ("retry_on", "discard_on", "tags"):
+            if key in options:
+                options[key] = tuple(options[key])
+        opts = TaskOptions(name=check_name(name, "task"), queue=check_name(queue, "queue"), **options)
+        validate_task_options(opts)
+        return opts
+
+    def get_task(self, name: str) -> Task[Any, Any]:
+        """The registered task called ``name``; raises UnknownTask."""
+        try:
+            return self.tasks[name]
+        except KeyError:
+            raise UnknownTask(
+                f"task {name!r} is not registered on this app; known: "
+                f"{', '.join(sorted(self.tasks)) or 'none'}"
+            ) from None
+
+    # --- enqueue by name ------------------------------------------------------------------
+    def enqueue(
+        self,
+        task_name: str,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Job:
+        """Enqueue a job by task name, for producers that do not import the task code.
+
+        Options are those of :meth:`Task.configure`. Unregistered names are allowed
+        unless the app is ``strict`` (then UnknownTask).
+        """
+        from . import _enqueue
+        from .task import _checked_options
+
+        task_opts = self._options_for_name(task_name)
+        enqueue_opts = EnqueueOptions(**_checked_options(options))
+        return _enqueue.enqueue_one(self, task_opts, enqueue_opts, tuple(args), kwargs or {})
+
+    def _options_for_name(self, task_name: str) -> TaskOptions:
+        task = self.tasks.get(task_name)
+        if task is not None:
+            return task.options
+        if self.strict:
+            self.get_task(task_name)
+        return TaskOptions(
+            name=check_name(task_name, "task"),
+            queue=self.settings.default_queue,
+            max_attempts=self.settings.default_max_attempts,
+        )
+
+    def job(self, job_id: int) -> Job:
+        """A handle on an existing job (no query until you ask for something)."""
+        return Job(self, job_id)

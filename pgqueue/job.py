@@ -1,0 +1,110 @@
+"""Job handles and job states; the allowed transitions in one table."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from ._sql import query
+from .errors import JobNotFound
+
+if TYPE_CHECKING:
+    from .app import App
+
+
+class JobState(enum.StrEnum):
+    WAITING = "waiting"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    DEAD = "dead"
+    CANCELLED = "cancelled"
+
+    @property
+    def terminal(self) -> bool:
+        return self in TERMINAL
+
+
+TERMINAL = frozenset({JobState.SUCCEEDED, JobState.DEAD, JobState.CANCELLED})
+
+# The one state diagram: every transition the code may make (docs/concepts.md draws it).
+TRANSITIONS: dict[JobState, frozenset[JobState]] = {
+    JobState.WAITING: frozenset({JobState.QUEUED, JobState.CANCELLED}),
+    JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELLED}),
+    JobState.RUNNING: frozenset(
+        {JobState.SUCCEEDED, JobState.QUEUED, JobState.DEAD, JobState.CANCELLED}
+    ),
+    JobState.SUCCEEDED: frozenset(),
+    JobState.DEAD: frozenset({JobState.QUEUED}),  # operator requeue
+    JobState.CANCELLED: frozenset({JobState.QUEUED}),  # operator requeue
+}
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    """A snapshot of one job row."""
+
+    id: int
+    queue: str
+    task: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    priority: int
+    state: JobState
+    attempt: int
+    max_attempts: int
+    run_at: datetime
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    result: Any
+    last_error: str | None
+    errors: list[Any]
+    unique_key: str | None
+    tags: list[str]
+
+
+class Job:
+    """A handle on one job. ``state`` and friends reflect the last :meth:`refresh`."""
+
+    def __init__(self, app: App, job_id: int, row: JobRow | None = None) -> None:
+        self.app = app
+        self.id = job_id
+        self._row = row
+
+    def __repr__(self) -> str:
+        state = self._row.state.value if self._row else "?"
+        return f"<Job {self.id} {state}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Job) and other.id == self.id and other.app is self.app
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
+    def refresh(self) -> Job:
+        """Re-read the row; raises JobNotFound if it was pruned or never existed."""
+        with self.app.pool.connection() as conn:
+            cur = conn.execute(query("job_get"), {"id": self.id})
+            values = cur.fetchone()
+        if values is None:
+            raise JobNotFound(f"job {self.id} does not exist (never created, or pruned)")
+        assert cur.description is not None
+        data = dict(zip([c.name for c in cur.description], values, strict=True))
+        data["state"] = JobState(data["state"])
+        self._row = JobRow(**data)
+        return self
+
+    @property
+    def row(self) -> JobRow:
+        """The last snapshot (reads the row on first access)."""
+        if self._row is None:
+            self.refresh()
+        assert self._row is not None
+        return self._row
+
+    @property
+    def state(self) -> JobState:
+        return self.row.state

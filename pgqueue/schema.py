@@ -1,0 +1,124 @@
+"""SQLAlchemy description of pgqueue's tables (schema ``pgqueue``).
+
+Use it to reference jobs from your own models or queries, e.g.
+``select(jobs.c.id).where(jobs.c.state == "dead")``. Alembic owns the schema:
+this metadata mirrors the migrations and a test proves they agree.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Double,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    SmallInteger,
+    Table,
+    Text,
+    text,
+)
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+
+from ._settings import SCHEMA
+
+metadata = MetaData(schema=SCHEMA)
+
+TIMESTAMPTZ = DateTime(timezone=True)
+
+jobs = Table(
+    "jobs",
+    metadata,
+    Column("id", BigInteger, Identity(always=True), primary_key=True),
+    Column("queue", Text, nullable=False, server_default=text("'default'")),
+    Column("task", Text, nullable=False),
+    Column("args", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("kwargs", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("priority", SmallInteger, nullable=False, server_default=text("0")),
+    Column("state", Text, nullable=False, server_default=text("'queued'")),
+    Column("attempt", Integer, nullable=False, server_default=text("0")),
+    Column("max_attempts", Integer, nullable=False, server_default=text("5")),
+    Column("run_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
+    Column("created_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
+    Column("started_at", TIMESTAMPTZ),
+    Column("finished_at", TIMESTAMPTZ),
+    Column("worker_id", UUID(as_uuid=True)),
+    Column("lease_expires_at", TIMESTAMPTZ),
+    Column("result", JSONB),
+    Column("last_error", Text),
+    Column("errors", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("unique_key", Text),
+    Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Index(
+        "jobs_claim_idx",
+        "queue",
+        text("priority DESC"),
+        "run_at",
+        "id",
+        postgresql_where=text("state = 'queued'"),
+    ),
+    Index("jobs_lease_idx", "lease_expires_at", postgresql_where=text("state = 'running'")),
+    Index(
+        "jobs_unique_key_idx",
+        "unique_key",
+        unique=True,
+        postgresql_where=text(
+            "unique_key IS NOT NULL AND state IN ('waiting', 'queued', 'running')"
+        ),
+    ),
+)
+
+queues = Table(
+    "queues",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("paused", Boolean, nullable=False, server_default=text("false")),
+    Column("concurrency_limit", Integer),
+    Column("rate_limit", Integer),
+    Column("rate_period_s", Double),
+    Column("created_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
+    Column("updated_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("id", UUID(as_uuid=True), primary_key=True),
+    Column("hostname", Text, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("queues", ARRAY(Text), nullable=False),
+    Column("concurrency", Integer, nullable=False),
+    Column("version", Text, nullable=False),
+    Column("started_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
+    Column("heartbeat_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
+    Column("expires_at", TIMESTAMPTZ, nullable=False),
+    Column("stopping", Boolean, nullable=False, server_default=text("false")),
+    Column("meta", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+)
+
+schedules = Table(
+    "schedules",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("task", Text, nullable=False),
+    Column("queue", Text, nullable=False, server_default=text("'default'")),
+    Column("cron", Text),
+    Column("interval_s", Double),
+    Column("timezone", Text, nullable=False, server_default=text("'UTC'")),
+    Column("misfire", Text, nullable=False, server_default=text("'skip'")),
+    Column("args", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
+    Column("kwargs", JSONB, nullable=False, server_default=text("'{}'::jsonb")),
+    Column("priority", SmallInteger, nullable=False, server_default=text("0")),
+    Column("enabled", Boolean, nullable=False, server_default=text("true")),
+    Column("next_fire_at", TIMESTAMPTZ),
+    Column("last_fire_at", TIMESTAMPTZ),
+    Column("created_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
+    Column("updated_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
+)
+
+__all__ = ["jobs", "metadata", "queues", "schedules", "workers"]
