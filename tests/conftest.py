@@ -49,6 +49,11 @@ def _docker_answers() -> bool:
         return False
 
 
+class _EmbeddedHandle:
+    def stop(self) -> None:
+        _embedded.stop(ROOT)
+
+
 def _find_server() -> tuple[str, str, object | None]:
     """(admin DSN, where it came from, a handle to stop at the end or None)."""
     explicit = os.environ.get("PGQUEUE_TEST_DSN")
@@ -56,7 +61,9 @@ def _find_server() -> tuple[str, str, object | None]:
         return _dsn.normalize(explicit), "PGQUEUE_TEST_DSN", None
     if _embedded.available():
         try:
-            return _embedded.start(ROOT), "embedded", None
+            was_running = _embedded.url(ROOT) is not None
+            # A server this session started is stopped at its end; a running one is left alone.
+            return _embedded.start(ROOT), "embedded", None if was_running else _EmbeddedHandle()
         except pgqueue.PgQueueError as exc:
             print(f"embedded server unavailable: {exc}")
     if _answers(LOCAL_DSN):
