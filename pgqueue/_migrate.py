@@ -87,7 +87,7 @@ def _is_ancestor(script: ScriptDirectory, target: str, now: str) -> bool:
     resolved = script.get_revision(target)
     if resolved is None:
         return False
-    return any(rev.revision == resolved.revision for rev in script.walk_revisions(now, "base"))
+    return any(rev.revision == resolved.revision for rev in script.walk_revisions("base", now))
 
 
 def _drop_leftovers(conn: Connection) -> None:

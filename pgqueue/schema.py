@@ -54,6 +54,8 @@ jobs = Table(
     Column("errors", JSONB, nullable=False, server_default=text("'[]'::jsonb")),
     Column("unique_key", Text),
     Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
+    Column("cancel_requested_at", TIMESTAMPTZ),
+    Column("serial_key", Text),
     Index(
         "jobs_claim_idx",
         "queue",
@@ -69,6 +71,21 @@ jobs = Table(
         unique=True,
         postgresql_where=text(
             "unique_key IS NOT NULL AND state IN ('waiting', 'queued', 'running')"
+        ),
+    ),
+    Index(
+        "jobs_finished_idx",
+        "state",
+        "finished_at",
+        postgresql_where=text("finished_at IS NOT NULL"),
+    ),
+    Index("jobs_waiting_idx", "queue", postgresql_where=text("state = 'waiting'")),
+    Index(
+        "jobs_serial_idx",
+        "serial_key",
+        "id",
+        postgresql_where=text(
+            "serial_key IS NOT NULL AND state IN ('waiting', 'queued', 'running')"
         ),
     ),
 )
