@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Double,
+    ForeignKey,
     Identity,
     Index,
     Integer,
@@ -56,6 +57,11 @@ jobs = Table(
     Column("tags", ARRAY(Text), nullable=False, server_default=text("'{}'::text[]")),
     Column("cancel_requested_at", TIMESTAMPTZ),
     Column("serial_key", Text),
+    Column("has_dependents", Boolean, nullable=False, server_default=text("false")),
+    Column("pending_dependencies", Integer, nullable=False, server_default=text("0")),
+    Column("on_dependency_failure", Text, nullable=False, server_default=text("'cancel'")),
+    Column("dependency_args", Text),
+    Column("progress", JSONB),
     Index(
         "jobs_claim_idx",
         "queue",
@@ -138,4 +144,24 @@ schedules = Table(
     Column("updated_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
 )
 
-__all__ = ["jobs", "metadata", "queues", "schedules", "workers"]
+job_dependencies = Table(
+    "job_dependencies",
+    metadata,
+    Column("job_id", BigInteger, ForeignKey("pgqueue.jobs.id", ondelete="CASCADE"), primary_key=True),
+    Column("depends_on", BigInteger, primary_key=True),
+    Column("position", Integer, nullable=False, server_default=text("0")),
+    Index("job_dependencies_job_idx", "job_id", "position"),
+)
+
+schedule_ticks = Table(
+    "schedule_ticks",
+    metadata,
+    Column(
+        "schedule", Text, ForeignKey("pgqueue.schedules.name", ondelete="CASCADE"), primary_key=True
+    ),
+    Column("fire_at", TIMESTAMPTZ, primary_key=True),
+    Column("job_id", BigInteger),
+    Column("fired_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
+)
+
+__all__ = ["job_dependencies", "jobs", "metadata", "queues", "schedule_ticks", "schedules", "workers"]
