@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
 from . import _dsn
 from ._db import LazyPool
+from ._schedule import ScheduleDef
 from ._settings import Settings, check_name
 from .errors import InvalidOption, UnknownTask
 from .job import Job
@@ -37,6 +39,7 @@ class App:
         self.settings = settings or Settings(**overrides)
         self.strict = strict
         self.tasks: dict[str, Task[Any, Any]] = {}
+        self.schedules: dict[str, ScheduleDef] = {}
         self._dsn = dsn
         self._resolved_dsn: str | None = None
         self._pool = LazyPool(
@@ -115,7 +118,10 @@ class App:
     def _task_options(self, fn: Callable[..., Any], options: dict[str, Any]) -> TaskOptions:
         from ._enqueue import validate_task_options
 
-        name = options.pop("name", None) or f"{fn.__module__}.{fn.__qualname__}"
+        # Functions defined inside functions have "<locals>" in their qualname, which is
+        # not a valid task name; drop it (pass name= when two would collide).
+        qualname = fn.__qualname__.replace("<locals>.", "")
+        name = options.pop("name", None) or f"{fn.__module__}.{qualname}"
         queue = options.pop("queue", None) or self.settings.default_queue
         if options.get("max_attempts") is None:
             options["max_attempts"] = self.settings.default_max_attempts
@@ -167,6 +173,63 @@ class App:
             queue=self.settings.default_queue,
             max_attempts=self.settings.default_max_attempts,
         )
+
+    # --- periodic schedules -------------------------------------------------------------
+    def periodic(
+        self,
+        *,
+        cron: str | None = None,
+        interval: timedelta | None = None,
+        timezone: str = "UTC",
+        misfire: str = "skip",
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+    ) -> Callable[[Task[P, R]], Task[P, R]]:
+        """Run the task on a schedule; stack it above ``@app.task(...)``.
+
+        ``cron`` is a 5-field crontab string evaluated in ``timezone`` (IANA name);
+        ``interval`` a timedelta. ``misfire`` says what happens to ticks missed while
+        no worker ran: ``skip`` (default), ``once`` (one run for all), ``all``.
+        Every worker runs the scheduler; each tick enqueues exactly one job.
+        Raises InvalidSchedule for a bad cron string, time zone or policy.
+        """
+
+        def register(task: Task[P, R]) -> Task[P, R]:
+            self.add_schedule(
+                name or task.name, task, cron=cron, interval=interval, timezone=timezone,
+                misfire=misfire, args=args, kwargs=kwargs, queue=queue, priority=priority,
+            )
+            return task
+
+        return register
+
+    def add_schedule(
+        self,
+        name: str,
+        task: Task[Any, Any] | str,
+        *,
+        cron: str | None = None,
+        interval: timedelta | None = None,
+        timezone: str = "UTC",
+        misfire: str = "skip",
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+    ) -> ScheduleDef:
+        """Define a periodic schedule without the decorator (same options as periodic)."""
+        opts = self._options_for_name(task) if isinstance(task, str) else task.options
+        sched = ScheduleDef(
+            name=name, task=opts.name, queue=queue or opts.queue, cron=cron, interval=interval,
+            timezone=timezone, misfire=misfire,  # type: ignore[arg-type]
+            args=tuple(args), kwargs=dict(kwargs or {}),
+            priority=opts.priority if priority is None else priority,
+        )
+        self.schedules[name] = sched
+        return sched
 
     def job(self, job_id: int) -> Job:
         """A handle on an existing job (no query until you ask for something)."""

@@ -1,0 +1,176 @@
+"""The cron service: fires periodic schedules, exactly once per tick.
+
+Every worker may run it; no leader is needed. A tick fires in one transaction that
+inserts its slot row (``pgqueue.schedule_ticks``, primary key schedule + fire
+time) and its job, so however many schedulers race, one job per tick exists, and
+a scheduler dying mid-way leaves either both or neither.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from psycopg.types.json import Jsonb
+
+from .._schedule import ScheduleDef, due_ticks, next_fire
+from .._sql import query
+
+if TYPE_CHECKING:
+    from ..app import App
+
+log = logging.getLogger("pgqueue.cron")
+
+RELOAD_S = 30.0
+"""Longest sleep between looks at the schedules table (picks up runtime changes)."""
+TICK_RETENTION_S = 7 * 86400.0
+ERROR_BACKOFF_S = 5.0
+
+Clock = Callable[[], datetime]
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _definition(row: dict[str, Any]) -> ScheduleDef:
+    return ScheduleDef(
+        name=row["name"],
+        task=row["task"],
+        queue=row["queue"],
+        cron=row["cron"],
+        interval=timedelta(seconds=row["interval_s"]) if row["interval_s"] is not None else None,
+        timezone=row["timezone"],
+        misfire=row["misfire"],
+        args=tuple(row["args"]),
+        kwargs=dict(row["kwargs"]),
+        priority=row["priority"],
+    )
+
+
+class Scheduler:
+    """Registers the app's schedules and fires due ticks; ``start()``/``stop()`` run it
+    on a daemon thread. ``clock`` is injectable for tests."""
+
+    def __init__(self, app: App, *, clock: Clock = _utcnow) -> None:
+        self.app = app
+        self.clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.fired = 0
+
+    # --- definitions ------------------------------------------------------------------
+    def sync(self) -> None:
+        """Upsert every schedule defined on the app (idempotent)."""
+        now = self.clock()
+        with self.app.pool.connection() as conn, conn.transaction():
+            for sched in self.app.schedules.values():
+                conn.execute(
+                    query("cron_upsert"),
+                    {
+                        "name": sched.name,
+                        "task": sched.task,
+                        "queue": sched.queue,
+                        "cron": sched.cron,
+                        "interval_s": sched.period_s,
+                        "timezone": sched.timezone,
+                        "misfire": sched.misfire,
+                        "args": Jsonb(list(sched.args)),
+                        "kwargs": Jsonb(sched.kwargs),
+                        "priority": sched.priority,
+                        "next_fire_at": next_fire(sched.trigger(), now),
+                    },
+                )
+
+    # --- firing -----------------------------------------------------------------------
+    def tick(self) -> float:
+        """Fire every due tick; return seconds until the next one is due (capped)."""
+        now = self.clock()
+        with self.app.pool.connection() as conn, conn.transaction():
+            cur = conn.execute(query("cron_due"), {"now": now})
+            assert cur.description is not None
+            cols = [c.name for c in cur.description]
+            for values in cur.fetchall():
+                row = dict(zip(cols, values, strict=True))
+                self._fire(conn, row, now)
+        with self.app.pool.connection() as conn:
+            found = conn.execute(query("cron_next")).fetchone()
+        nearest, unset = found if found else (None, False)
+        if unset:
+            return 0.0
+        if nearest is None:
+            return RELOAD_S
+        wait: float = (nearest - self.clock()).total_seconds()
+        return max(0.0, min(RELOAD_S, wait))
+
+    def _fire(self, conn: Any, row: dict[str, Any], now: datetime) -> None:
+        sched = _definition(row)
+        if row["next_fire_at"] is None:
+            # Newly enabled (or added by SQL): the first tick is the next one from now.
+            conn.execute(
+                query("cron_advance"),
+                {"name": sched.name, "last_fire_at": None,
+                 "next_fire_at": next_fire(sched.trigger(), now)},
+            )
+            return
+        fire, following = due_ticks(sched, row["next_fire_at"], now)
+        for fire_at in fire:
+            if conn.execute(query("cron_claim_tick"), {"name": sched.name, "fire_at": fire_at}).fetchone():
+                job = conn.execute(query("cron_fire"), {"name": sched.name, "fire_at": fire_at}).fetchone()
+                self.fired += 1
+                log.info(
+                    "schedule %s fired for %s", sched.name, fire_at.isoformat(),
+                    extra={"schedule": sched.name, "job_id": job[0] if job else None},
+                )
+        skipped = len(fire) == 0
+        if skipped:
+            log.info("schedule %s skipped missed ticks (misfire=skip)", sched.name)
+        conn.execute(
+            query("cron_advance"),
+            {"name": sched.name, "last_fire_at": fire[-1] if fire else None,
+             "next_fire_at": following},
+        )
+
+    def prune_ticks(self) -> int:
+        with self.app.pool.connection() as conn:
+            deleted: int = conn.execute(query("cron_prune_ticks"), {"keep_s": TICK_RETENTION_S}).rowcount
+            return deleted
+
+    # --- service ----------------------------------------------------------------------
+    def start(self) -> None:
+        """Run sync() then the firing loop on a daemon thread (idempotent)."""
+        if self._thread is not None and self._thread.is_alive():
+            return
+        self._stop.clear()
+        self._thread = threading.Thread(target=self._run, name="pgqueue-cron", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 5.0) -> None:
+        """Stop the loop (idempotent)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        synced = False
+        while not self._stop.is_set():
+            try:
+                if not synced:
+                    self.sync()
+                    synced = True
+                wait = self.tick()
+            except Exception:
+                log.exception("cron tick failed; retrying in %.0fs", ERROR_BACKOFF_S)
+                wait = ERROR_BACKOFF_S
+            self._stop.wait(wait)
+
+
+def run_now(app: App, name: str) -> int | None:
+    """Enqueue a schedule's job immediately (not a tick); None for an unknown schedule."""
+    with app.pool.connection() as conn:
+        found = conn.execute(query("cron_fire"), {"name": name, "fire_at": None}).fetchone()
+    return int(found[0]) if found else None
