@@ -1,0 +1,1 @@
+"""Background services of the worker: rescue, retention, cron."""
