@@ -47,6 +47,10 @@ class UnknownTask(PgQueueError, LookupError):
     """A task name is not registered on the app."""
 
 
+class UnsupportedConnection(PgQueueError, TypeError):
+    """``conn=`` is not something pgqueue can write through (psycopg 3 or SQLAlchemy on psycopg)."""
+
+
 class JobNotFound(PgQueueError, LookupError):
     """No job has the requested id."""
 
