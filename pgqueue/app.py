@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any, ParamSpec, TypeVar, overload
 
 from . import _dsn
+from ._admin.queues import Queues
 from ._db import LazyPool
 from ._schedule import ScheduleDef
 from ._settings import Settings, check_name
@@ -230,6 +231,11 @@ class App:
         )
         self.schedules[name] = sched
         return sched
+
+    @property
+    def queues(self) -> Queues:
+        """Queue operations: ``app.queues.pause("emails")``, ``.resume``, ``.set_limits``, ``.list``."""
+        return Queues(self)
 
     def job(self, job_id: int) -> Job:
         """A handle on an existing job (no query until you ask for something)."""

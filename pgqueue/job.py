@@ -108,3 +108,39 @@ class Job:
     @property
     def state(self) -> JobState:
         return self.row.state
+
+    # --- operator actions (pgqueue._admin does the work) ----------------------------------
+    def cancel(self) -> bool:
+        """Cancel this job; True if it was cancelled now or its worker was told to stop.
+
+        A queued or waiting job ends ``cancelled`` at once; a running one is asked to
+        stop through the workers' control channel and ends ``cancelled`` when its worker
+        acts on it. A finished job is left alone (False). Raises JobNotFound.
+        """
+        from ._admin import cancel_jobs
+
+        outcome = cancel_jobs(self.app, [self.id])
+        if outcome.missing:
+            raise JobNotFound(f"job {self.id} does not exist (never created, or pruned)")
+        self._row = None
+        return bool(outcome.cancelled or outcome.requested)
+
+    def retry(self) -> bool:
+        """Requeue this dead or cancelled job with a fresh attempt budget, to run now.
+
+        Returns False (and changes nothing) for a job in any other state, or whose
+        unique_key a live job holds. Raises JobNotFound.
+        """
+        from ._admin import retry_jobs
+
+        done = retry_jobs(self.app, [self.id])
+        self._row = None
+        if not done:
+            self.refresh()  # raises JobNotFound for a missing job
+        return bool(done)
+
+    def details(self) -> dict[str, Any]:
+        """Every column of the job as JSON-ready values (errors with tracebacks)."""
+        from ._admin import job_details
+
+        return job_details(self.app, self.id)

@@ -1,0 +1,34 @@
+"""Operating pgqueue: inspect and act on jobs, queues and workers; retention; doctor.
+
+The CLI (``pgqueue jobs|queues|workers|stats|prune|doctor``), :class:`pgqueue.Job`
+methods and ``App.queues`` all delegate here. Every function takes the
+:class:`~pgqueue.App` whose pool it uses; nothing here keeps state between calls.
+"""
+
+from __future__ import annotations
+
+from .control import CONTROL_CHANNEL
+from .durations import parse_duration, parse_rate
+from .jobs import CancelOutcome, cancel_jobs, job_details, list_jobs, retry_jobs
+from .prune import PruneResult, Retention, prune, run_retention
+from .queues import Queues
+from .stats import stats
+from .workers import list_workers
+
+__all__ = [
+    "CONTROL_CHANNEL",
+    "CancelOutcome",
+    "PruneResult",
+    "Queues",
+    "Retention",
+    "cancel_jobs",
+    "job_details",
+    "list_jobs",
+    "list_workers",
+    "parse_duration",
+    "parse_rate",
+    "prune",
+    "retry_jobs",
+    "run_retention",
+    "stats",
+]

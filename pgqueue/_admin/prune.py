@@ -1,0 +1,183 @@
+"""Deleting finished jobs: ``pgqueue prune`` and the retention the workers apply.
+
+Only terminal jobs (succeeded, dead, cancelled) are ever deleted, each state after its
+own retention, in batches of ``batch_size`` rows, one short transaction per batch with a
+``lock_timeout`` so maintenance never queues live workers behind a table lock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import Connection
+
+from .._sql import query
+from ..errors import InvalidOption
+from ..job import TERMINAL, JobState
+
+if TYPE_CHECKING:
+    from ..app import App
+
+PRUNE_BATCH = 5000
+LOCK_TIMEOUT_S = 1.0
+RETENTION_MAX_BATCHES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long finished jobs are kept, per state; ``None`` keeps them forever.
+
+    Defaults: succeeded 7 days, cancelled 7 days, dead 30 days (the dead letter is
+    kept longer so someone can look at it).
+    """
+
+    succeeded: timedelta | None = timedelta(days=7)
+    cancelled: timedelta | None = timedelta(days=7)
+    dead: timedelta | None = timedelta(days=30)
+
+    def __post_init__(self) -> None:
+        for state in ("succeeded", "cancelled", "dead"):
+            value = getattr(self, state)
+            if value is not None and value < timedelta(0):
+                raise InvalidOption(f"retention for {state} must be >= 0 or None, got {value}")
+
+    def ages(self) -> dict[str, timedelta]:
+        return {
+            state: age
+            for state, age in (
+                ("succeeded", self.succeeded),
+                ("cancelled", self.cancelled),
+                ("dead", self.dead),
+            )
+            if age is not None
+        }
+
+
+@dataclass(slots=True)
+class PruneResult:
+    """Rows deleted (or, in a dry run, that would be) per state; ``complete`` is False
+    when a ``max_batches`` cap stopped the run before everything eligible was gone."""
+
+    deleted: dict[str, int] = field(default_factory=dict)
+    batches: int = 0
+    dry_run: bool = False
+    complete: bool = True
+
+    @property
+    def total(self) -> int:
+        return sum(self.deleted.values())
+
+
+def _states(states: Iterable[str | JobState]) -> list[str]:
+    out = []
+    for s in states:
+        try:
+            state = JobState(s)
+        except ValueError:
+            state = None
+        if state is None or state not in TERMINAL:
+            raise InvalidOption(f"only finished jobs can be pruned (succeeded, cancelled, dead), not {s!r}")
+        out.append(state.value)
+    return out
+
+
+def prune(
+    app: App,
+    *,
+    older_than: timedelta | None = None,
+    states: Iterable[str | JobState] = ("succeeded", "cancelled", "dead"),
+    retention: Retention | None = None,
+    dry_run: bool = False,
+    batch_size: int = PRUNE_BATCH,
+) -> PruneResult:
+    """Delete finished jobs of ``states`` that finished more than ``older_than`` ago.
+
+    Without ``older_than`` each state keeps its ``retention`` (default
+    :class:`Retention`). ``dry_run`` only counts. Raises InvalidOption for a
+    non-terminal state, a negative age or a batch size below 1.
+    """
+    if older_than is not None and older_than < timedelta(0):
+        raise InvalidOption(f"older_than must be >= 0, got {older_than}")
+    chosen = _states(states)
+    ages = (retention or Retention()).ages()
+    plan = {
+        s: older_than if older_than is not None else ages[s]
+        for s in chosen
+        if older_than is not None or s in ages
+    }
+    with app.pool.connection() as conn:
+        return prune_on(conn, plan, dry_run=dry_run, batch_size=batch_size)
+
+
+def prune_on(
+    conn: Connection[Any],
+    plan: dict[str, timedelta],
+    *,
+    dry_run: bool = False,
+    batch_size: int = PRUNE_BATCH,
+    max_batches: int | None = None,
+) -> PruneResult:
+    """Prune on an autocommit connection: ``plan`` maps state -> minimum age."""
+    if batch_size < 1:
+        raise InvalidOption(f"batch_size must be >= 1, got {batch_size}")
+    now = datetime.now(UTC)
+    result = PruneResult(dry_run=dry_run)
+    for state, age in plan.items():
+        params = {"state": state, "cutoff": now - age, "batch": batch_size}
+        if dry_run:
+            row = conn.execute(query("admin_prune_count"), params).fetchone()
+            result.deleted[state] = int(row[0]) if row else 0
+            continue
+        result.deleted[state] = 0
+        while True:
+            if max_batches is not None and result.batches >= max_batches:
+                result.complete = False
+                return result
+            with conn.transaction():
+                conn.execute(query("admin_lock_timeout"), {"timeout": f"{LOCK_TIMEOUT_S}s"})
+                n = conn.execute(query("admin_prune_batch"), params).rowcount
+            result.batches += 1
+            result.deleted[state] += n
+            if n < batch_size:
+                break
+    return result
+
+
+def run_retention(
+    target: App | Connection[Any],
+    retention: Retention | None = None,
+    *,
+    batch_size: int = PRUNE_BATCH,
+    max_batches: int = RETENTION_MAX_BATCHES,
+) -> PruneResult | None:
+    """One retention pass, for a worker's maintenance loop; call it every minute or so.
+
+    Only one process prunes at a time: the pass runs under a session advisory lock and
+    returns None at once when another process holds it. It deletes at most
+    ``max_batches`` batches (``complete`` False means more is due: call again soon).
+    A batch that waits ``LOCK_TIMEOUT_S`` for a lock ends the pass quietly (None).
+    ``target`` is an App (a pool connection is used) or an autocommit connection.
+    """
+    plan = (retention or Retention()).ages()
+    if isinstance(target, Connection):
+        return _retention_pass(target, plan, batch_size, max_batches)
+    with target.pool.connection() as conn:
+        return _retention_pass(conn, plan, batch_size, max_batches)
+
+
+def _retention_pass(
+    conn: Connection[Any], plan: dict[str, timedelta], batch_size: int, max_batches: int
+) -> PruneResult | None:
+    row = conn.execute(query("admin_retention_lock")).fetchone()
+    if not (row and row[0]):
+        return None
+    try:
+        return prune_on(conn, plan, batch_size=batch_size, max_batches=max_batches)
+    except psycopg.errors.LockNotAvailable:
+        return None
+    finally:
+        conn.execute(query("admin_retention_unlock"))
