@@ -12,8 +12,9 @@ from rich.console import Console
 
 from .. import _dsn
 
-console = Console()
-console_err = Console(stderr=True)
+# Piped output (scripts, tests, logs) gets wide tables instead of Rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 200)
+console_err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
 
 
 @dataclass

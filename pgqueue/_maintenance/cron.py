@@ -174,3 +174,20 @@ def run_now(app: App, name: str) -> int | None:
     with app.pool.connection() as conn:
         found = conn.execute(query("cron_fire"), {"name": name, "fire_at": None}).fetchone()
     return int(found[0]) if found else None
+
+
+def list_schedules(app: App) -> list[dict[str, Any]]:
+    """Every stored schedule with its timing and the job of its latest tick."""
+    with app.pool.connection() as conn:
+        cur = conn.execute(query("cron_list"))
+        assert cur.description is not None
+        cols = [c.name for c in cur.description]
+        return [dict(zip(cols, row, strict=True)) for row in cur.fetchall()]
+
+
+def set_enabled(app: App, name: str, enabled: bool) -> bool:
+    """Enable or disable a schedule at runtime; False when no such schedule exists."""
+    with app.pool.connection() as conn:
+        found = conn.execute(query("cron_set_enabled"), {"name": name, "enabled": enabled}).fetchone()
+    return found is not None
+
