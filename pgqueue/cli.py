@@ -24,7 +24,10 @@ app = typer.Typer(
 )
 
 # Areas, in the order their commands appear in --help.
-AREAS = ("migrate", "db", "work", "schedules", "jobs", "queues", "workers", "stats", "prune", "doctor", "health")
+AREAS = (
+    "migrate", "db", "work", "schedules", "jobs", "queues", "workers", "stats", "prune", "doctor",
+    "health",
+)
 
 
 @app.callback()
