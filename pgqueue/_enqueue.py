@@ -1,59 +1,205 @@
-"""Turning an enqueue call into a validated row and writing it.
+"""Writing one job: validated first, then one INSERT in one round trip.
 
-(Foundation version: single enqueue on the pool or a psycopg connection. The
-enqueue issue extends it with every connection kind, bulk COPY and unique keys.)
+Without ``conn`` the INSERT runs on pgqueue's pool in autocommit, so it is
+committed when ``enqueue`` returns. With ``conn`` it runs in the caller's
+transaction and lands (and wakes workers, via the NOTIFY trigger) only when the
+caller commits. Unique keys use ``enqueue_unique.sql``: a duplicate returns the
+live job holding the key. Bulk writes live in :mod:`pgqueue._enqueue_many`.
 """
 
 from __future__ import annotations
 
-import json
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Jsonb
 
-from ._settings import SMALLINT_MAX, SMALLINT_MIN, check_name
+from . import _conn
 from ._sql import query
-from .errors import InvalidOption, InvalidPayload, PayloadTooLarge
+from ._validate import (
+    ArgsCheck,
+    Resolved,
+    check_kwargs_keys,
+    check_size,
+    check_unique_key,
+    encode,
+    resolve,
+    validate_task_options,
+)
+from .errors import InvalidPayload, PgQueueError
 from .job import Job
 from .task import EnqueueOptions, TaskOptions
 
 if TYPE_CHECKING:
     from .app import App
 
+__all__ = ["build_row", "enqueue_one", "enqueue_one_async", "validate_task_options"]
 
-def validate_task_options(opts: TaskOptions) -> None:
-    """Raise InvalidOption for task defaults that could never make a valid job."""
-    _check_priority(opts.priority)
-    _check_max_attempts(opts.max_attempts)
-    if opts.timeout is not None and not opts.timeout > 0:
-        raise InvalidOption(f"timeout must be > 0 seconds or None, got {opts.timeout!r}")
+UNIQUE_ATTEMPTS = 20
+"""Rounds of enqueue_unique.sql before giving up; each extra round needs another
+transaction to have changed the key's holder in between, so 2 is already rare."""
 
 
-def _check_priority(priority: object) -> int:
-    if not isinstance(priority, int) or isinstance(priority, bool):
-        raise InvalidOption(f"priority must be an int, got {priority!r}")
-    if not SMALLINT_MIN <= priority <= SMALLINT_MAX:
-        raise InvalidOption(
-            f"priority must be between {SMALLINT_MIN} and {SMALLINT_MAX}, got {priority}"
+def payload(
+    app: App,
+    r: Resolved,
+    check: ArgsCheck | None,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+) -> tuple[str, str, str | None]:
+    """(args JSON, kwargs JSON, unique key) for one job; raises InvalidPayload/PayloadTooLarge."""
+    if check is not None:
+        check(args, kwargs)
+    elif kwargs:
+        check_kwargs_keys(kwargs)
+    args_json = encode(args if type(args) in (tuple, list) else list(args), "task arguments")
+    kwargs_json = encode(kwargs, "task keyword arguments") if kwargs else "{}"
+    check_size(args_json, kwargs_json, app.settings.max_payload_bytes)
+    key = r.unique_key
+    if r.key_fn is not None:
+        key = check_unique_key(r.key_fn(*args, **kwargs))
+    return args_json, kwargs_json, key
+
+
+def params(r: Resolved) -> dict[str, Any]:
+    """The statement parameters every job of one call shares."""
+    return {
+        "queue": r.queue,
+        "task": r.task,
+        "priority": r.priority,
+        "max_attempts": r.max_attempts,
+        "run_at": r.run_at,
+        "delay": r.delay,
+        "tags": r.tags,
+    }
+
+
+def _unique_params(
+    base: dict[str, Any], args: list[str], kwargs: list[str], keys: list[str]
+) -> dict[str, Any]:
+    return {**base, "args": args, "kwargs": kwargs, "unique_keys": keys}
+
+
+def collect_unique(found: dict[str, int], rows: Sequence[tuple[Any, ...]]) -> None:
+    for job_id, key in rows:
+        found[key] = job_id
+
+
+def unique_gave_up(keys: Sequence[str]) -> PgQueueError:
+    return PgQueueError(
+        f"unique key(s) {list(keys)[:3]} kept changing hands while enqueueing; try again"
+    )
+
+
+def insert_unique(
+    pg: _conn.Conn, base: dict[str, Any], args: list[str], kwargs: list[str], keys: list[str]
+) -> dict[str, int]:
+    """key -> id of the job that holds it (new or existing), for every key given."""
+    found: dict[str, int] = {}
+    todo = list(range(len(keys)))
+    for _ in range(UNIQUE_ATTEMPTS):
+        sql_params = _unique_params(
+            base, [args[i] for i in todo], [kwargs[i] for i in todo], [keys[i] for i in todo]
         )
-    return priority
+        collect_unique(found, pg.execute(query("enqueue_unique"), sql_params).fetchall())
+        todo = [i for i in todo if keys[i] not in found]
+        if not todo:
+            return found
+    raise unique_gave_up([keys[i] for i in todo])
 
 
-def _check_max_attempts(value: object) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise InvalidOption(f"max_attempts must be an int >= 1, got {value!r}")
-    return value
+async def insert_unique_async(
+    apg: _conn.AsyncConn,
+    base: dict[str, Any],
+    args: list[str],
+    kwargs: list[str],
+    keys: list[str],
+) -> dict[str, int]:
+    """The async twin of :func:`insert_unique`."""
+    found: dict[str, int] = {}
+    todo = list(range(len(keys)))
+    for _ in range(UNIQUE_ATTEMPTS):
+        sql_params = _unique_params(
+            base, [args[i] for i in todo], [kwargs[i] for i in todo], [keys[i] for i in todo]
+        )
+        cur = await apg.execute(query("enqueue_unique"), sql_params)
+        collect_unique(found, await cur.fetchall())
+        todo = [i for i in todo if keys[i] not in found]
+        if not todo:
+            return found
+    raise unique_gave_up([keys[i] for i in todo])
 
 
-def encode(value: Any, what: str) -> str:
-    """Strict JSON (no NaN/Infinity, no sets/bytes/objects); raises InvalidPayload."""
-    try:
-        return json.dumps(value, allow_nan=False, separators=(",", ":"))
-    except (TypeError, ValueError) as exc:
-        raise InvalidPayload(f"{what} must be JSON-serialisable: {exc}") from None
+def _single(
+    app: App,
+    task: TaskOptions,
+    options: EnqueueOptions,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    check: ArgsCheck | None,
+) -> tuple[dict[str, Any], str | None]:
+    if not isinstance(kwargs, Mapping):
+        raise InvalidPayload(f"kwargs must be a dict, got {type(kwargs).__name__}")
+    r = resolve(task, options)
+    args_json, kwargs_json, key = payload(app, r, check, args, kwargs)
+    sql_params = params(r)
+    sql_params["args"] = args_json
+    sql_params["kwargs"] = kwargs_json
+    return sql_params, key
+
+
+def enqueue_one(
+    app: App,
+    task: TaskOptions,
+    options: EnqueueOptions,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    check: ArgsCheck | None = None,
+) -> Job:
+    """Validate, then write one job; returns its handle (the existing job for a duplicate key)."""
+    sql_params, key = _single(app, task, options, args, kwargs, check)
+    if options.conn is None:
+        with app.pool.connection() as pg:
+            return Job(app, _write_one(pg, sql_params, key))
+    return Job(app, _write_one(_conn.resolve(options.conn), sql_params, key))
+
+
+def _write_one(pg: _conn.Conn, sql_params: dict[str, Any], key: str | None) -> int:
+    if key is None:
+        row = pg.execute(query("enqueue"), sql_params).fetchone()
+        assert row is not None
+        return int(row[0])
+    args, kwargs = sql_params.pop("args"), sql_params.pop("kwargs")
+    return insert_unique(pg, sql_params, [args], [kwargs], [key])[key]
+
+
+async def enqueue_one_async(
+    app: App,
+    task: TaskOptions,
+    options: EnqueueOptions,
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    check: ArgsCheck | None = None,
+) -> Job:
+    """The async twin of :func:`enqueue_one` (pgqueue's async pool, or an async ``conn``)."""
+    sql_params, key = _single(app, task, options, args, kwargs, check)
+    if options.conn is None:
+        pool = await app.async_pool()
+        async with pool.connection() as apg:
+            return Job(app, await _write_one_async(apg, sql_params, key))
+    apg = await _conn.resolve_async(options.conn)
+    return Job(app, await _write_one_async(apg, sql_params, key))
+
+
+async def _write_one_async(apg: _conn.AsyncConn, sql_params: dict[str, Any], key: str | None) -> int:
+    if key is None:
+        cur = await apg.execute(query("enqueue"), sql_params)
+        row = await cur.fetchone()
+        assert row is not None
+        return int(row[0])
+    args, kwargs = sql_params.pop("args"), sql_params.pop("kwargs")
+    return (await insert_unique_async(apg, sql_params, [args], [kwargs], [key]))[key]
 
 
 def build_row(
@@ -63,81 +209,22 @@ def build_row(
     args: Sequence[Any],
     kwargs: dict[str, Any],
 ) -> dict[str, Any]:
-    queue = check_name(options.queue or task.queue, "queue")
-    priority = _check_priority(task.priority if options.priority is None else options.priority)
-    max_attempts = _check_max_attempts(
-        task.max_attempts if options.max_attempts is None else options.max_attempts
+    """One validated job as INSERT parameters, for other writers (workflows).
+
+    Keys: queue, task, args/kwargs (jsonb-adapted), priority, max_attempts,
+    run_at (aware datetime or None for now; a delay is counted from the client's
+    clock here), delay (seconds or None), unique_key, tags.
+    """
+    r = resolve(task, options)
+    args_json, kwargs_json, key = payload(app, r, None, args, kwargs)
+    run_at = r.run_at
+    if run_at is None and r.delay is not None:
+        run_at = datetime.now(UTC) + timedelta(seconds=r.delay)
+    row = params(r)
+    row.update(
+        run_at=run_at,
+        args=Jsonb(None, dumps=lambda _: args_json),
+        kwargs=Jsonb(None, dumps=lambda _: kwargs_json),
+        unique_key=key,
     )
-    run_at = _run_at(options)
-    args_json = encode(list(args), "task arguments")
-    kwargs_json = encode(dict(kwargs), "task keyword arguments")
-    size = len(args_json) + len(kwargs_json)
-    if size > app.settings.max_payload_bytes:
-        raise PayloadTooLarge(
-            f"job arguments are {size} bytes, over the {app.settings.max_payload_bytes}-byte cap "
-            "(max_payload_bytes); store large data elsewhere and pass a reference"
-        )
-    return {
-        "queue": queue,
-        "task": task.name,
-        "args": Jsonb(None, dumps=lambda _: args_json),
-        "kwargs": Jsonb(None, dumps=lambda _: kwargs_json),
-        "priority": priority,
-        "max_attempts": max_attempts,
-        "run_at": run_at,
-        "unique_key": options.unique_key if options.unique_key is not None else task.unique_key,
-        "tags": list(options.tags if options.tags is not None else task.tags),
-    }
-
-
-def _run_at(options: EnqueueOptions) -> datetime | None:
-    if options.run_at is not None and options.delay is not None:
-        raise InvalidOption("give either delay or run_at, not both")
-    if options.delay is not None:
-        delay = options.delay
-        if isinstance(delay, timedelta):
-            delay = delay.total_seconds()
-        if not isinstance(delay, int | float) or math.isnan(delay) or delay < 0:
-            raise InvalidOption(f"delay must be a number of seconds >= 0, got {options.delay!r}")
-        return datetime.now(UTC) + timedelta(seconds=delay)
-    if options.run_at is not None:
-        if options.run_at.tzinfo is None:
-            raise InvalidOption("run_at must be timezone-aware (e.g. datetime.now(UTC))")
-        return options.run_at
-    return None
-
-
-def enqueue_one(
-    app: App,
-    task: TaskOptions,
-    options: EnqueueOptions,
-    args: Sequence[Any],
-    kwargs: dict[str, Any],
-) -> Job:
-    row = build_row(app, task, options, args, kwargs)
-    if options.conn is not None:
-        cur = options.conn.execute(query("enqueue"), row)
-        job_id = cur.fetchone()[0]
-    else:
-        with app.pool.connection() as conn:
-            job_id = conn.execute(query("enqueue"), row).fetchone()[0]
-    return Job(app, job_id)
-
-
-async def enqueue_one_async(
-    app: App,
-    task: TaskOptions,
-    options: EnqueueOptions,
-    args: Sequence[Any],
-    kwargs: dict[str, Any],
-) -> Job:
-    raise NotImplementedError("enqueue_async arrives with the enqueue issue")
-
-
-def enqueue_many(
-    app: App,
-    task: TaskOptions,
-    options: EnqueueOptions,
-    items: Iterable[Sequence[Any] | dict[str, Any]],
-) -> list[int]:
-    raise NotImplementedError("enqueue_many arrives with the enqueue issue")
+    return row

@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
 
 from . import _dsn
 from ._admin.queues import Queues
+from ._apool import LazyAsyncPool
 from ._db import LazyPool
 from ._schedule import ScheduleDef
 from ._settings import Settings, check_name
 from .errors import InvalidOption, UnknownTask
 from .job import Job
-from .task import BackoffFn, EnqueueOptions, Task, TaskOptions
+from .task import BackoffFn, EnqueueOptions, Item, Task, TaskOptions, UniqueKeyFn
+
+if TYPE_CHECKING:
+    from psycopg import AsyncConnection
+    from psycopg.rows import TupleRow
+    from psycopg_pool import AsyncConnectionPool
+
+    from ._validate import ArgsCheck
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -46,6 +54,9 @@ class App:
         self._pool = LazyPool(
             lambda: self.dsn, self.settings.pool_min_size, self.settings.pool_max_size
         )
+        self._apool = LazyAsyncPool(
+            lambda: self.dsn, self.settings.pool_min_size, self.settings.pool_max_size
+        )
 
     # --- database -----------------------------------------------------------------------
     @property
@@ -60,15 +71,31 @@ class App:
         """pgqueue's own connection pool (autocommit), created on first use."""
         return self._pool.get()
 
+    async def async_pool(self) -> AsyncConnectionPool[AsyncConnection[TupleRow]]:
+        """pgqueue's async pool (autocommit), made on first use on the running event loop."""
+        return await self._apool.get()
+
     def close(self) -> None:
-        """Close the pool; the app can be used again afterwards (a new pool is made)."""
+        """Close the pools; the app can be used again afterwards (new pools are made)."""
         self._pool.close()
+        self._apool.close()
+
+    async def aclose(self) -> None:
+        """Close the pools from async code."""
+        self._pool.close()
+        await self._apool.aclose()
 
     def __enter__(self) -> App:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+    async def __aenter__(self) -> App:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     # --- tasks ----------------------------------------------------------------------------
     @overload
@@ -91,7 +118,7 @@ class App:
         backoff_max: float = 3600.0,
         backoff_jitter: float = 0.25,
         backoff: BackoffFn | None = None,
-        unique_key: str | None = None,
+        unique_key: str | UniqueKeyFn | None = None,
         tags: Sequence[str] = (),
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
@@ -153,15 +180,49 @@ class App:
     ) -> Job:
         """Enqueue a job by task name, for producers that do not import the task code.
 
-        Options are those of :meth:`Task.configure`. Unregistered names are allowed
-        unless the app is ``strict`` (then UnknownTask).
+        Options are those of :meth:`Task.configure` (``conn=`` included). A name
+        registered here uses that task's defaults and signature check; other names
+        are allowed (defaults from the settings) unless the app is ``strict``, then
+        UnknownTask. Raises what :meth:`Task.enqueue` raises.
         """
         from . import _enqueue
-        from .task import _checked_options
 
-        task_opts = self._options_for_name(task_name)
-        enqueue_opts = EnqueueOptions(**_checked_options(options))
-        return _enqueue.enqueue_one(self, task_opts, enqueue_opts, tuple(args), kwargs or {})
+        task_opts, enqueue_opts, check = self._by_name(task_name, options)
+        return _enqueue.enqueue_one(self, task_opts, enqueue_opts, tuple(args), kwargs or {}, check)
+
+    async def enqueue_async(
+        self,
+        task_name: str,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        **options: Any,
+    ) -> Job:
+        """The async twin of :meth:`enqueue` (``conn=`` must then be async)."""
+        from . import _enqueue
+
+        task_opts, enqueue_opts, check = self._by_name(task_name, options)
+        return await _enqueue.enqueue_one_async(
+            self, task_opts, enqueue_opts, tuple(args), kwargs or {}, check
+        )
+
+    def enqueue_many(self, task_name: str, items: Iterable[Item], **options: Any) -> list[int]:
+        """Bulk enqueue by task name; see :meth:`Task.enqueue_many`."""
+        from . import _enqueue_many
+
+        task_opts, enqueue_opts, check = self._by_name(task_name, options)
+        return _enqueue_many.enqueue_many(self, task_opts, enqueue_opts, items, check)
+
+    def _by_name(
+        self, task_name: str, options: dict[str, Any]
+    ) -> tuple[TaskOptions, EnqueueOptions, ArgsCheck | None]:
+        from .task import checked_options
+
+        task = self.tasks.get(task_name)
+        task_opts = task.options if task is not None else self._options_for_name(task_name)
+        enqueue_opts = EnqueueOptions(**checked_options(options))
+        if enqueue_opts.depends_on is not None:
+            raise InvalidOption("depends_on needs the task object: task.configure(depends_on=...)")
+        return task_opts, enqueue_opts, task.check if task is not None else None
 
     def _options_for_name(self, task_name: str) -> TaskOptions:
         task = self.tasks.get(task_name)

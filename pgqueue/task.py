@@ -1,22 +1,36 @@
-"""Tasks: the functions a worker runs, with their per-task defaults."""
+"""Tasks: the functions a worker runs, with their per-task defaults.
+
+A :class:`Task` is what ``@app.task`` returns. Calling it runs the function
+in-process; ``enqueue`` and friends write a job instead. ``Task`` is generic in
+the function's parameters (``ParamSpec``), so a type checker rejects
+``send_welcome.enqueue("not an int")`` exactly as it would the direct call.
+"""
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import datetime
+from dataclasses import dataclass, field, fields, replace
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
 
 if TYPE_CHECKING:
+    from ._validate import ArgsCheck
     from .app import App
     from .job import Job
+    from .workflow import Signature
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 BackoffFn = Callable[[int], float]
 """``backoff(attempt) -> seconds`` before the next attempt (attempt counts from 1)."""
+
+UniqueKeyFn = Callable[..., "str | None"]
+"""Called with the job's arguments; returns its unique key (None: not unique)."""
+
+Item = Sequence[Any] | dict[str, Any]
+"""One job of ``enqueue_many``: a tuple of positional args or a dict of keyword args."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +40,7 @@ class TaskOptions:
     name: str
     queue: str
     priority: int = 0
+    """Higher runs first (``pgqueue.HIGH=10``, ``NORMAL=0``, ``LOW=-10``); a smallint."""
     max_attempts: int = 5
     timeout: float | None = None
     """Seconds one attempt may run before it is failed (None: no limit)."""
@@ -43,22 +58,31 @@ class TaskOptions:
     """Fraction of the delay randomised (+/-)."""
     backoff: BackoffFn | None = None
     """A custom back-off function replacing the exponential one."""
-    unique_key: str | None = None
+    unique_key: str | UniqueKeyFn | None = None
+    """A fixed key (one live job of this task at a time) or a function of the task's
+    arguments returning the key. While a job holding a key is waiting, queued or
+    running, enqueueing the same key returns that job instead of a new one."""
     tags: tuple[str, ...] = field(default_factory=tuple)
 
 
 @dataclass(frozen=True, slots=True)
 class EnqueueOptions:
-    """What one enqueue may set beyond the task's defaults."""
+    """What one enqueue may set beyond the task's defaults (see :meth:`Task.configure`)."""
 
     conn: Any = None
     queue: str | None = None
     priority: int | None = None
-    delay: float | None = None
+    delay: float | timedelta | None = None
     run_at: datetime | None = None
     unique_key: str | None = None
     max_attempts: int | None = None
     tags: Sequence[str] | None = None
+    depends_on: Sequence[Any] | None = None
+    """Jobs (or ids) that must finish first; see :mod:`pgqueue.workflow`."""
+    on_dependency_failure: str | None = None
+
+
+_NO_OPTIONS = EnqueueOptions()
 
 
 class Task(Generic[P, R]):
@@ -69,6 +93,7 @@ class Task(Generic[P, R]):
         self.fn = fn
         self.options = options
         self.name = options.name
+        self._check: ArgsCheck | None = None
         functools.update_wrapper(self, fn)
 
     def __repr__(self) -> str:
@@ -77,20 +102,75 @@ class Task(Generic[P, R]):
     def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
         return self.fn(*args, **kwargs)
 
+    @property
+    def check(self) -> ArgsCheck:
+        """Checks enqueue arguments against the function's signature (InvalidPayload)."""
+        if self._check is None:
+            from ._validate import ArgsCheck
+
+            self._check = ArgsCheck(self.fn, self.name, skip_first=self.options.bind)
+        return self._check
+
     def configure(self, **options: Any) -> Configured[P, R]:
-        """Enqueue-time options: ``conn``, ``queue``, ``priority``, ``delay``, ``run_at``,
-        ``unique_key``, ``max_attempts``, ``tags``. Unknown names raise InvalidOption."""
-        return Configured(self, EnqueueOptions(**_checked_options(options)))
+        """Bind enqueue-time options; returns an object with the same ``enqueue*`` methods.
+
+        Options: ``conn`` (write in the caller's transaction: a psycopg connection or
+        cursor, sync or async, or a SQLAlchemy Session/Connection on psycopg),
+        ``queue``, ``priority``, ``delay`` (seconds or timedelta) or ``run_at`` (aware
+        datetime), ``unique_key``, ``max_attempts``, ``tags``, ``depends_on``.
+        Raises InvalidOption for unknown names or bad values, InvalidName for a bad queue.
+        """
+        return Configured(self, _make_options(self.options, _NO_OPTIONS, options))
 
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
-        """Enqueue one job in its own short transaction (or the caller's, via ``configure``)."""
-        return Configured(self, EnqueueOptions()).enqueue(*args, **kwargs)
+        """Enqueue one job in its own short transaction (committed on return).
+
+        Arguments are checked against the function's signature and must be JSON
+        (InvalidPayload), at most ``max_payload_bytes`` (PayloadTooLarge).
+        """
+        from . import _enqueue
+
+        return _enqueue.enqueue_one(self.app, self.options, _NO_OPTIONS, args, kwargs, self.check)
 
     async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> Job:
-        return await Configured(self, EnqueueOptions()).enqueue_async(*args, **kwargs)
+        """Like :meth:`enqueue`, on pgqueue's async pool (made on the running loop)."""
+        from . import _enqueue
 
-    def enqueue_many(self, items: Iterable[Sequence[Any] | dict[str, Any]]) -> list[int]:
-        return Configured(self, EnqueueOptions()).enqueue_many(items)
+        return await _enqueue.enqueue_one_async(
+            self.app, self.options, _NO_OPTIONS, args, kwargs, self.check
+        )
+
+    def enqueue_many(self, items: Iterable[Item]) -> list[int]:
+        """Enqueue one job per item in one transaction; returns the ids in item order.
+
+        Each item is a tuple of positional arguments or a dict of keyword arguments.
+        Written with COPY in batches (one round trip each), waking each queue once.
+        All items are checked; on any error nothing is written.
+        """
+        from . import _enqueue_many
+
+        return _enqueue_many.enqueue_many(self.app, self.options, _NO_OPTIONS, items, self.check)
+
+    async def enqueue_many_async(self, items: Iterable[Item]) -> list[int]:
+        """The async twin of :meth:`enqueue_many`."""
+        from . import _enqueue_many
+
+        return await _enqueue_many.enqueue_many_async(
+            self.app, self.options, _NO_OPTIONS, items, self.check
+        )
+
+    # --- workflows (pgqueue.workflow) -------------------------------------------------------
+    def s(self, *args: P.args, **kwargs: P.kwargs) -> Signature:
+        """A signature for chains/groups/chords; receives the previous step's result first."""
+        from .workflow import Signature
+
+        return Signature(self, tuple(args), dict(kwargs))
+
+    def si(self, *args: P.args, **kwargs: P.kwargs) -> Signature:
+        """An immutable signature: ignores the previous step's result."""
+        from .workflow import Signature
+
+        return Signature(self, tuple(args), dict(kwargs), immutable=True)
 
 
 class Configured(Generic[P, R]):
@@ -100,34 +180,94 @@ class Configured(Generic[P, R]):
         self.task = task
         self.options = options
 
+    def __repr__(self) -> str:
+        return f"<Configured {self.task.name}>"
+
     def configure(self, **options: Any) -> Configured[P, R]:
-        return Configured(self.task, replace(self.options, **_checked_options(options)))
+        """More options on top of these (later values win)."""
+        return Configured(self.task, _make_options(self.task.options, self.options, options))
 
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        """See :meth:`Task.enqueue`; with ``conn`` the job commits with the caller."""
         from . import _enqueue
 
-        return _enqueue.enqueue_one(self.task.app, self.task.options, self.options, args, kwargs)
+        if self.options.depends_on is not None:
+            return self._enqueue_with_dependencies(args, kwargs)
+        return _enqueue.enqueue_one(
+            self.task.app, self.task.options, self.options, args, kwargs, self.task.check
+        )
 
     async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+        """See :meth:`Task.enqueue_async`; ``conn`` must then be an async connection."""
         from . import _enqueue
+        from .errors import InvalidOption
 
+        if self.options.depends_on is not None:
+            raise InvalidOption("depends_on is supported by enqueue(), not enqueue_async()")
         return await _enqueue.enqueue_one_async(
-            self.task.app, self.task.options, self.options, args, kwargs
+            self.task.app, self.task.options, self.options, args, kwargs, self.task.check
         )
 
-    def enqueue_many(self, items: Iterable[Sequence[Any] | dict[str, Any]]) -> list[int]:
-        from . import _enqueue
+    def enqueue_many(self, items: Iterable[Item]) -> list[int]:
+        """See :meth:`Task.enqueue_many`."""
+        from . import _enqueue_many
 
-        return _enqueue.enqueue_many(self.task.app, self.task.options, self.options, items)
+        self._no_dependencies("enqueue_many")
+        return _enqueue_many.enqueue_many(
+            self.task.app, self.task.options, self.options, items, self.task.check
+        )
+
+    async def enqueue_many_async(self, items: Iterable[Item]) -> list[int]:
+        """See :meth:`Task.enqueue_many_async`."""
+        from . import _enqueue_many
+
+        self._no_dependencies("enqueue_many_async")
+        return await _enqueue_many.enqueue_many_async(
+            self.task.app, self.task.options, self.options, items, self.task.check
+        )
+
+    def _no_dependencies(self, method: str) -> None:
+        from .errors import InvalidOption
+
+        if self.options.depends_on is not None:
+            raise InvalidOption(f"depends_on is supported by enqueue(), not {method}()")
+
+    def _enqueue_with_dependencies(self, args: Sequence[Any], kwargs: dict[str, Any]) -> Job:
+        from .workflow import enqueue_with_dependencies
+
+        self.task.check(args, kwargs)
+        opts = {
+            f.name: getattr(self.options, f.name)
+            for f in fields(self.options)
+            if f.name not in ("conn", "depends_on") and getattr(self.options, f.name) is not None
+        }
+        assert self.options.depends_on is not None
+        return enqueue_with_dependencies(
+            self.task.app, self.task, opts, args, kwargs, self.options.depends_on, self.options.conn
+        )
 
 
-def _checked_options(options: dict[str, Any]) -> dict[str, Any]:
+def _make_options(task: TaskOptions, base: EnqueueOptions, options: dict[str, Any]) -> EnqueueOptions:
+    """``base`` updated with ``options``, checked now so mistakes surface at configure()."""
+    from ._validate import resolve
+
+    merged = replace(base, **checked_options(options))
+    resolve(task, merged)
+    return merged
+
+
+def checked_options(options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` if every name is an enqueue option; raises InvalidOption otherwise."""
     from .errors import InvalidOption
 
-    allowed = set(EnqueueOptions.__dataclass_fields__)
-    unknown = sorted(set(options) - allowed)
+    unknown = sorted(set(options) - _OPTION_NAMES)
     if unknown:
         raise InvalidOption(
-            f"unknown enqueue option(s) {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+            f"unknown enqueue option(s) {', '.join(unknown)}; "
+            f"allowed: {', '.join(sorted(_OPTION_NAMES))}"
         )
     return options
+
+
+_checked_options = checked_options  # the foundation's name, kept for callers
+_OPTION_NAMES = frozenset(f.name for f in fields(EnqueueOptions))

@@ -1,7 +1,13 @@
--- One job. NULL run_at means "now" (the column default is not used because an
--- explicit NULL would override it).
-INSERT INTO pgqueue.jobs (queue, task, args, kwargs, priority, max_attempts, run_at,
-                          unique_key, tags)
-VALUES (%(queue)s, %(task)s, %(args)s, %(kwargs)s, %(priority)s, %(max_attempts)s,
-        coalesce(%(run_at)s, now()), %(unique_key)s, %(tags)s)
+-- One job, one round trip. The arguments arrive as JSON text already checked and
+-- encoded by pgqueue, so the cast is the only parsing. run_at: explicit, else the
+-- delay counted from this statement (the database's clock, never the client's, so a
+-- skewed client cannot make a job wait), else now() like the column default.
+-- The statement-level trigger pgqueue.notify_jobs sends the wake-up at commit.
+INSERT INTO pgqueue.jobs (queue, task, args, kwargs, priority, max_attempts, run_at, tags)
+VALUES (%(queue)s, %(task)s, %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s::smallint,
+        %(max_attempts)s::integer,
+        coalesce(%(run_at)s::timestamptz,
+                 statement_timestamp() + make_interval(secs => %(delay)s::float8),
+                 now()),
+        %(tags)s::text[])
 RETURNING id

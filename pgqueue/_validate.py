@@ -1,0 +1,236 @@
+"""Refusing bad enqueue input before anything is written.
+
+Every check raises a :class:`~pgqueue.errors.PgQueueError` that is also the
+matching built-in (``InvalidOption``/``InvalidName``/``PayloadTooLarge`` are
+``ValueError``, ``InvalidPayload`` is ``TypeError``), with one sentence saying
+what to fix. The JSON produced here is exactly what the database stores.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from ._settings import SMALLINT_MAX, SMALLINT_MIN, check_name
+from .errors import InvalidOption, InvalidPayload, PayloadTooLarge
+
+if TYPE_CHECKING:
+    from .task import EnqueueOptions, TaskOptions
+
+UNIQUE_KEY_MAX = 512
+"""Characters; a btree index entry must stay well under its ~2.7 kB page limit."""
+
+# Strict JSON: NaN/Infinity are not JSON and jsonb refuses them. ensure_ascii keeps
+# len(text) equal to its size in bytes, which is what the payload cap measures.
+_encode = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode
+
+UniqueKeyFn = Callable[..., "str | None"]
+"""Computes a job's unique key from the task's own arguments (None: not unique)."""
+
+
+def check_priority(priority: object) -> int:
+    if type(priority) is not int:
+        raise InvalidOption(f"priority must be an int, got {priority!r}")
+    if not SMALLINT_MIN <= priority <= SMALLINT_MAX:
+        raise InvalidOption(
+            f"priority must be between {SMALLINT_MIN} and {SMALLINT_MAX}, got {priority}"
+        )
+    return priority
+
+
+def check_max_attempts(value: object) -> int:
+    if type(value) is not int or value < 1 or value > 2**31 - 1:
+        raise InvalidOption(f"max_attempts must be an int from 1 to 2147483647, got {value!r}")
+    return value
+
+
+def check_delay(delay: object) -> float | None:
+    """Seconds (int, float or timedelta) >= 0 and finite; None passes through."""
+    if delay is None:
+        return None
+    seconds = delay.total_seconds() if isinstance(delay, timedelta) else delay
+    if (
+        not isinstance(seconds, int | float)
+        or isinstance(seconds, bool)
+        or not math.isfinite(seconds)
+        or seconds < 0
+    ):
+        raise InvalidOption(f"delay must be a finite number of seconds >= 0, got {delay!r}")
+    return float(seconds)
+
+
+def check_run_at(run_at: object) -> datetime | None:
+    if run_at is None:
+        return None
+    if not isinstance(run_at, datetime):
+        raise InvalidOption(f"run_at must be a datetime, got {run_at!r}")
+    if run_at.tzinfo is None or run_at.utcoffset() is None:
+        raise InvalidOption("run_at must be timezone-aware (e.g. datetime.now(UTC))")
+    return run_at
+
+
+def check_tags(tags: object) -> list[str]:
+    if isinstance(tags, str) or not isinstance(tags, Sequence | set | frozenset):
+        raise InvalidOption(f"tags must be a list of strings, got {tags!r}")
+    out = list(tags)
+    for tag in out:
+        if not isinstance(tag, str):
+            raise InvalidOption(f"tags must be strings, got {tag!r}")
+    return out
+
+
+def check_unique_key(key: object) -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key or len(key) > UNIQUE_KEY_MAX:
+        raise InvalidOption(
+            f"unique_key must be a non-empty string of at most {UNIQUE_KEY_MAX} characters, "
+            f"got {key!r:.80}"
+        )
+    return key
+
+
+def validate_task_options(opts: TaskOptions) -> None:
+    """Raise InvalidOption for task defaults that could never make a valid job."""
+    check_priority(opts.priority)
+    check_max_attempts(opts.max_attempts)
+    if opts.timeout is not None and not opts.timeout > 0:
+        raise InvalidOption(f"timeout must be > 0 seconds or None, got {opts.timeout!r}")
+    if opts.unique_key is not None and not callable(opts.unique_key):
+        check_unique_key(opts.unique_key)
+    check_tags(opts.tags)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """One enqueue call's options: the task's defaults overridden by ``configure()``."""
+
+    queue: str
+    task: str
+    priority: int
+    max_attempts: int
+    delay: float | None
+    run_at: datetime | None
+    tags: list[str]
+    unique_key: str | None
+    """A fixed key for every job of the call (None: see ``key_fn``)."""
+    key_fn: UniqueKeyFn | None
+    """Derives each job's key from its arguments (the task's ``unique_key`` callable)."""
+
+
+def resolve(task: TaskOptions, options: EnqueueOptions) -> Resolved:
+    """Merge and check the options; raises InvalidName / InvalidOption."""
+    if options.run_at is not None and options.delay is not None:
+        raise InvalidOption("give either delay or run_at, not both")
+    fixed: str | None = None
+    key_fn: UniqueKeyFn | None = None
+    if options.unique_key is not None:
+        fixed = check_unique_key(options.unique_key)
+    elif callable(task.unique_key):
+        key_fn = task.unique_key
+    else:
+        fixed = task.unique_key
+    return Resolved(
+        queue=check_name(options.queue or task.queue, "queue"),
+        task=task.name,
+        priority=check_priority(task.priority if options.priority is None else options.priority),
+        max_attempts=check_max_attempts(
+            task.max_attempts if options.max_attempts is None else options.max_attempts
+        ),
+        delay=check_delay(options.delay),
+        run_at=check_run_at(options.run_at),
+        tags=check_tags(task.tags if options.tags is None else options.tags),
+        unique_key=fixed,
+        key_fn=key_fn,
+    )
+
+
+def encode(value: Any, what: str) -> str:
+    """Strict JSON text of ``value`` as jsonb will store it; raises InvalidPayload.
+
+    Refused: sets, bytes, arbitrary objects, NaN/Infinity, circular structures,
+    and strings jsonb cannot hold (NUL characters, unpaired surrogates). Tuples
+    become arrays; int/float/bool/None dict keys become strings (as ``json``
+    does).
+    """
+    try:
+        text = _encode(value)
+    except (TypeError, ValueError) as exc:
+        raise InvalidPayload(f"{what} must be JSON-serialisable ({exc}); pass plain data") from None
+    if "\\u0000" in text or "\\ud" in text:
+        _check_strings(value, what)
+    return text
+
+
+def _check_strings(value: Any, what: str) -> None:
+    """The slow path, only for text that escaped a NUL or a surrogate."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise InvalidPayload(f"{what} contain a NUL character, which jsonb cannot store")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise InvalidPayload(
+                    f"{what} contain an unpaired surrogate, which jsonb cannot store"
+                ) from None
+        elif isinstance(item, dict):
+            stack.extend(k for k in item if isinstance(k, str))
+            stack.extend(item.values())
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+
+
+def check_size(args_json: str, kwargs_json: str, cap: int) -> None:
+    size = len(args_json) + len(kwargs_json)
+    if size > cap:
+        raise PayloadTooLarge(
+            f"job arguments are {size} bytes, over the {cap}-byte cap (max_payload_bytes); "
+            "store large data elsewhere and pass a reference"
+        )
+
+
+class ArgsCheck:
+    """Checks that arguments fit the task function's signature, as a call would.
+
+    Whether a call binds depends only on how many positional arguments there are
+    and which keyword names are given, so results are cached per shape: bulk
+    enqueues pay one dictionary lookup per job.
+    """
+
+    def __init__(self, fn: Callable[..., Any], name: str, *, skip_first: bool = False) -> None:
+        self.name = name
+        self._ok: set[tuple[int, frozenset[str]]] = set()
+        try:
+            sig = inspect.signature(fn)
+        except (TypeError, ValueError):  # builtins without a signature: anything goes
+            self._sig = None
+            return
+        params = list(sig.parameters.values())
+        if skip_first and params:
+            params = params[1:]
+        self._sig = sig.replace(parameters=params)
+
+    def __call__(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
+        shape = (len(args), frozenset(kwargs))
+        if self._sig is None or shape in self._ok:
+            return
+        try:
+            self._sig.bind(*args, **kwargs)
+        except TypeError as exc:
+            raise InvalidPayload(f"task {self.name} cannot take these arguments: {exc}") from None
+        if len(self._ok) < 1024:
+            self._ok.add(shape)
+
+
+def check_kwargs_keys(kwargs: Mapping[Any, Any]) -> None:
+    for key in kwargs:
+        if not isinstance(key, str):
+            raise InvalidPayload(f"keyword argument names must be strings, got {key!r}")
