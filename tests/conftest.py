@@ -163,3 +163,13 @@ def app(dsn: str) -> Iterator[pgqueue.App]:
     """A pgqueue App on the test's database."""
     with pgqueue.App(dsn=dsn) as a:
         yield a
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run only with PGQUEUE_SLOW=1 (their short forms run by default)."""
+    if os.environ.get("PGQUEUE_SLOW") == "1":
+        return
+    skip = pytest.mark.skip(reason="slow: set PGQUEUE_SLOW=1 to run it")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
