@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from ._dsn import resolve_dsn
 from ._settings import HIGH, LOW, NORMAL, Settings
+from ._worker import Worker
 from .app import App
+from .context import Context
 from .errors import (
     Discard,
     JobFailed,
@@ -27,6 +29,7 @@ __all__ = [
     "LOW",
     "NORMAL",
     "App",
+    "Context",
     "Discard",
     "Job",
     "JobFailed",
@@ -38,6 +41,7 @@ __all__ = [
     "Snooze",
     "Task",
     "UnknownTask",
+    "Worker",
     "__version__",
     "resolve_dsn",
 ]

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from ._sql import query
-from .errors import JobNotFound
+from .errors import JobFailed, JobNotFound
 
 if TYPE_CHECKING:
     from .app import App
+
+RESULT_POLL_MIN_S = 0.005
+RESULT_POLL_MAX_S = 0.5
 
 
 class JobState(enum.StrEnum):
@@ -108,6 +113,57 @@ class Job:
     @property
     def state(self) -> JobState:
         return self.row.state
+
+    # --- results (written by the worker; waiting polls the row with back-off) ---------------
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait until the job finishes and return its stored result (JSON value, or None).
+
+        Polls the row by primary key with back-off (5 ms, doubling to 0.5 s), so one
+        waiter costs at most two cheap queries a second and jobs nobody waits for cost
+        nothing. ``timeout`` in seconds (None: wait for ever). Raises JobFailed (with the
+        last error) when the job ended dead or cancelled, TimeoutError when it has not
+        finished in time, JobNotFound when it does not exist.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = RESULT_POLL_MIN_S
+        while True:
+            done, value = self._outcome()
+            if done:
+                return value
+            pause = self._pause(delay, deadline, timeout)
+            time.sleep(pause)
+            delay = min(delay * 2, RESULT_POLL_MAX_S)
+
+    async def result_async(self, timeout: float | None = None) -> Any:
+        """:meth:`result` for asyncio code: same behaviour and errors, never blocks the loop."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        delay = RESULT_POLL_MIN_S
+        while True:
+            done, value = await asyncio.to_thread(self._outcome)
+            if done:
+                return value
+            await asyncio.sleep(self._pause(delay, deadline, timeout))
+            delay = min(delay * 2, RESULT_POLL_MAX_S)
+
+    def _outcome(self) -> tuple[bool, Any]:
+        with self.app.pool.connection() as conn:
+            values = conn.execute(query("job_outcome"), {"id": self.id}).fetchone()
+        if values is None:
+            raise JobNotFound(f"job {self.id} does not exist (never created, or pruned)")
+        state, result, last_error = values
+        if state == JobState.SUCCEEDED:
+            return True, result
+        if state in (JobState.DEAD, JobState.CANCELLED):
+            raise JobFailed(self.id, state, last_error)
+        return False, None
+
+    def _pause(self, delay: float, deadline: float | None, timeout: float | None) -> float:
+        if deadline is None:
+            return delay
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError(f"job {self.id} did not finish within {timeout}s")
+        return min(delay, left)
 
     # --- operator actions (pgqueue._admin does the work) ----------------------------------
     def cancel(self) -> bool:

@@ -1,0 +1,22 @@
+-- The one statement a worker process runs per heartbeat interval, whatever it runs:
+-- (1) upsert its pgqueue.workers row (registers on first beat, re-registers if the row was
+-- pruned while the process was frozen) and (2) extend the lease of the jobs it holds.
+-- Leases are extended by primary key (the ids the process holds), fenced by worker_id and
+-- state, so a job rescued from under a frozen process is never extended again; RETURNING
+-- says which leases were still ours.
+WITH beat AS (
+    INSERT INTO pgqueue.workers AS w
+        (id, hostname, pid, queues, concurrency, version, expires_at, stopping, meta)
+    VALUES (%(worker)s, %(hostname)s, %(pid)s, %(queues)s, %(concurrency)s, %(version)s,
+            now() + make_interval(secs => %(lease_s)s), %(stopping)s, %(meta)s)
+    ON CONFLICT (id) DO UPDATE
+        SET heartbeat_at = now(),
+            expires_at = excluded.expires_at,
+            stopping = excluded.stopping
+)
+UPDATE pgqueue.jobs
+SET lease_expires_at = now() + make_interval(secs => %(lease_s)s)
+WHERE id = ANY (%(ids)s::bigint[])
+  AND worker_id = %(worker)s
+  AND state = 'running'
+RETURNING id

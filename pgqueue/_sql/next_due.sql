@@ -1,0 +1,9 @@
+-- Seconds until the earliest scheduled (future run_at) job of these queues is due, or NULL.
+-- Run only after a timer-driven claim came back short, so an idle worker sleeps until that
+-- moment instead of polling; scheduled jobs send no NOTIFY when inserted. A min() per queue
+-- over the partial claim index; queued rows of a queue are few once it is drained.
+SELECT extract(epoch FROM min(run_at) - now())::float8
+FROM pgqueue.jobs
+WHERE state = 'queued'
+  AND queue = ANY (%(queues)s::text[])
+  AND run_at > now()

@@ -1,0 +1,53 @@
+-- The rescuer: running jobs whose lease expired belong to a worker that stopped
+-- heartbeating (SIGKILL, OOM, frozen, cut off from the database). Leases are extended by the
+-- live worker's heartbeat, so a long-running job is never rescued merely for running long.
+--
+-- One elected process at a time: pg_try_advisory_xact_lock in an InitPlan; the other
+-- processes' statements match nothing and return at once. Election is only an economy: the
+-- UPDATE itself re-checks state and lease on the locked row (FOR UPDATE re-evaluates the
+-- WHERE against a row a completer changed meanwhile), so a job that finished in between is
+-- never touched. The attempt stays counted (the lost run did start) and a "worker lost"
+-- entry is appended to errors; a job out of attempts goes dead instead of queued.
+-- Rescued jobs that go back to 'queued' wake idle workers (one NOTIFY per queue).
+-- Worker rows expired for longer than %(forget_s)s are deleted in the same pass.
+WITH leader AS (
+    SELECT pg_try_advisory_xact_lock(%(lock_key)s) AS ok
+), expired AS (
+    SELECT id
+    FROM pgqueue.jobs
+    WHERE state = 'running'
+      AND lease_expires_at < now()
+      AND (SELECT ok FROM leader)
+    ORDER BY lease_expires_at
+    LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), rescued AS (
+    UPDATE pgqueue.jobs AS j
+    SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'dead' ELSE 'queued' END,
+        finished_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
+        run_at = now(),
+        errors = j.errors || jsonb_build_array(jsonb_build_object(
+            'at', now(),
+            'attempt', j.attempt,
+            'type', 'pgqueue.WorkerLost',
+            'message', 'worker lost: lease expired at ' || j.lease_expires_at::text
+                       || ' without a heartbeat from worker ' || j.worker_id::text,
+            'traceback', NULL,
+            'worker_id', j.worker_id)),
+        last_error = 'WorkerLost: worker ' || j.worker_id::text || ' stopped heartbeating',
+        worker_id = NULL,
+        lease_expires_at = NULL
+    FROM expired
+    WHERE j.id = expired.id
+      AND j.state = 'running'
+      AND j.lease_expires_at < now()
+    RETURNING j.id, j.queue, j.task, j.state, j.attempt
+), woken AS (
+    SELECT pg_notify('pgqueue_jobs', q.queue)
+    FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'queued') AS q
+), forgotten AS (
+    DELETE FROM pgqueue.workers
+    WHERE expires_at < now() - make_interval(secs => %(forget_s)s)
+      AND (SELECT ok FROM leader)
+)
+SELECT id, queue, task, state, attempt, (SELECT count(*) FROM woken) FROM rescued

@@ -1,0 +1,95 @@
+"""One running attempt: its job, its context, and an outcome that is settled once."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..context import Context
+from ..errors import InvalidPayload, UnknownTask
+from ..job import JobRow
+from . import outcome as oc
+
+if TYPE_CHECKING:
+    from ..app import App
+    from ..task import Task
+
+
+class Execution:
+    """A claimed job on its way through the executor.
+
+    Exactly one outcome is ever accepted (:meth:`settle`): the task's own, a
+    timeout, or the shutdown hand-back, whichever comes first; the others are
+    dropped. ``cancel`` is set when the worker wants the attempt to stop.
+    """
+
+    __slots__ = ("_lock", "app", "cancel", "deadline", "outcome", "row", "started", "task", "worker_id")
+
+    def __init__(self, app: App, row: JobRow, task: Task[Any, Any] | None, worker_id: uuid.UUID) -> None:
+        self.app = app
+        self.row = row
+        self.task = task
+        self.worker_id = worker_id
+        self.cancel = threading.Event()
+        self.outcome: oc.Outcome | None = None
+        self.started = time.monotonic()
+        self.deadline: float | None = None
+        if task is not None and task.options.timeout is not None:
+            self.deadline = self.started + task.options.timeout
+        self._lock = threading.Lock()
+
+    @property
+    def is_async(self) -> bool:
+        return self.task is not None and inspect.iscoroutinefunction(self.task.fn)
+
+    def settle(self, outcome: oc.Outcome) -> bool:
+        """Record ``outcome`` if none was recorded yet; True when this call won."""
+        with self._lock:
+            if self.outcome is not None:
+                return False
+            self.outcome = outcome
+            return True
+
+    @property
+    def settled(self) -> bool:
+        return self.outcome is not None
+
+    def call(self) -> Any:
+        """Call the task function (a coroutine for ``async def`` tasks); raises UnknownTask."""
+        task = self.task
+        if task is None:
+            raise UnknownTask(
+                f"task {self.row.task!r} is not registered on this worker's app; "
+                "register it or route its queue to a worker that knows it"
+            )
+        fn: Callable[..., Any] = task.fn
+        args = self.row.args
+        kwargs = self.row.kwargs
+        if task.options.bind:
+            return fn(Context(self.app, self.row, self.worker_id, self.cancel), *args, **kwargs)
+        return fn(*args, **kwargs)
+
+    def success(self, value: Any) -> oc.Outcome:
+        """The succeeded outcome; a value that is not JSON fails the attempt instead."""
+        if self.task is not None and not self.task.options.store_result:
+            return oc.succeeded(self.row.id, self.row.attempt, None)
+        if value is None:
+            return oc.succeeded(self.row.id, self.row.attempt, None)
+        try:
+            text = json.dumps(value, allow_nan=False, separators=(",", ":"))
+        except (TypeError, ValueError) as exc:
+            bad = InvalidPayload(
+                f"task {self.row.task!r} returned a value that is not JSON ({exc}); return "
+                "plain dicts/lists/str/numbers, or set store_result=False"
+            )
+            return self.failure(bad)
+        return oc.succeeded(self.row.id, self.row.attempt, text)
+
+    def failure(self, exc: BaseException) -> oc.Outcome:
+        opts = self.task.options if self.task is not None else None
+        return oc.decide(exc, opts, self.row.id, self.row.attempt, self.row.max_attempts)

@@ -1,0 +1,85 @@
+"""The LISTEN connection: wakes the worker within milliseconds of an enqueue's commit.
+
+One dedicated direct connection per process (never through a transaction pooler: use
+``listen_dsn`` for that). It reconnects by itself, with back-off, after a dropped
+connection, a ``pg_terminate_backend`` or a server restart; after each (re)connect it
+reports a wake-up, since notifications sent while it was away are lost. Polling stays
+on in the worker as the safety net.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+import psycopg
+from psycopg import sql
+
+from .. import _db
+from .._settings import NOTIFY_CHANNEL
+
+log = logging.getLogger("pgqueue.worker")
+
+RECONNECT_BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+WAIT_SLICE_S = 1.0
+"""How often the thread looks at its stop flag while no notification arrives (no query)."""
+APPLICATION_NAME = "pgqueue-listener"
+
+
+class Listener:
+    """A thread that LISTENs on ``channel`` and calls ``on_wake(payload)``.
+
+    ``on_wake(None)`` follows every successful (re)connect. ``connected`` is set
+    while the LISTEN is in place.
+    """
+
+    def __init__(
+        self, dsn: str, on_wake: Callable[[str | None], None], channel: str = NOTIFY_CHANNEL
+    ) -> None:
+        self._dsn = dsn
+        self._on_wake = on_wake
+        self._channel = channel
+        self._stop = threading.Event()
+        self.connected = threading.Event()
+        self.reconnects = 0
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="pgqueue-listen", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=WAIT_SLICE_S + 2.0)
+            self._thread = None
+
+    def _run(self) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                with _db.connect(self._dsn, application_name=APPLICATION_NAME) as conn:
+                    conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                    self.connected.set()
+                    if failures or self.reconnects:
+                        log.info("listener reconnected")
+                    failures = 0
+                    self.reconnects += 1
+                    self._on_wake(None)
+                    while not self._stop.is_set():
+                        for note in conn.notifies(timeout=WAIT_SLICE_S):
+                            self._on_wake(note.payload)
+                            if self._stop.is_set():
+                                break
+            except psycopg.Error as exc:
+                self.connected.clear()
+                delay = RECONNECT_BACKOFF_S[min(failures, len(RECONNECT_BACKOFF_S) - 1)]
+                failures += 1
+                if not self._stop.is_set():
+                    log.warning("listener connection lost (%s); reconnecting in %ss", exc, delay)
+                self._stop.wait(delay)
+            finally:
+                self.connected.clear()

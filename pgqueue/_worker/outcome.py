@@ -1,0 +1,125 @@
+"""What became of one attempt, and the retry policy that decides it (pure, no I/O)."""
+
+from __future__ import annotations
+
+import enum
+import json
+import random
+import traceback
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from ..errors import Discard, Retry, Snooze
+from ..task import TaskOptions
+
+TRACEBACK_MAX_CHARS = 16_000
+"""Longer tracebacks keep their tail (where the error is) to bound the row size."""
+
+
+class Kind(enum.Enum):
+    SUCCEEDED = "succeeded"
+    RETRY = "retry"
+    SNOOZE = "snooze"
+    DEAD = "dead"
+    HANDBACK = "handback"
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """One attempt's result, written by the completer behind the (id, attempt, worker) fence.
+
+    ``result`` and ``error`` are JSON text (already encoded); ``delay`` is seconds
+    until the next attempt (None keeps run_at, for hand-backs).
+    """
+
+    kind: Kind
+    job_id: int
+    attempt: int
+    result: str | None = None
+    error: str | None = None
+    last_error: str | None = None
+    delay: float | None = None
+
+    @property
+    def refund(self) -> int:
+        """1 when the attempt does not count (snooze, shutdown hand-back)."""
+        return 1 if self.kind in (Kind.SNOOZE, Kind.HANDBACK) else 0
+
+
+def backoff_delay(opts: TaskOptions, attempt: int, rand: random.Random | None = None) -> float:
+    """Seconds before the next attempt after ``attempt`` (1-based) failed.
+
+    The task's ``backoff`` function wins when set; otherwise
+    ``min(backoff_max, backoff_base * 2 ** (attempt - 1))`` randomised by
+    +/- ``backoff_jitter`` (a fraction), never negative.
+    """
+    if opts.backoff is not None:
+        return max(0.0, float(opts.backoff(attempt)))
+    base = min(opts.backoff_max, opts.backoff_base * 2.0 ** max(0, attempt - 1))
+    spread = (rand or random).uniform(-opts.backoff_jitter, opts.backoff_jitter)
+    return max(0.0, min(opts.backoff_max, base * (1.0 + spread)))
+
+
+def error_entry(exc: BaseException, attempt: int) -> tuple[str, str]:
+    """(JSON entry for the errors array, the one-line last_error) for a failed attempt."""
+    etype = type(exc)
+    name = (
+        etype.__qualname__ if etype.__module__ == "builtins" else f"{etype.__module__}.{etype.__qualname__}"
+    )
+    message = str(exc)
+    tb = "".join(traceback.format_exception(exc))
+    if len(tb) > TRACEBACK_MAX_CHARS:
+        tb = "...\n" + tb[-TRACEBACK_MAX_CHARS:]
+    entry = {
+        "at": datetime.now(UTC).isoformat(),
+        "attempt": attempt,
+        "type": name,
+        "message": message,
+        "traceback": tb,
+    }
+    return json.dumps(entry), f"{etype.__name__}: {message}" if message else etype.__name__
+
+
+def decide(
+    exc: BaseException, opts: TaskOptions | None, job_id: int, attempt: int, max_attempts: int
+) -> Outcome:
+    """Turn an exception raised by a task into the attempt's outcome.
+
+    Order: Snooze (attempt refunded) - Discard and ``discard_on`` (dead now) - Retry
+    (explicit delay, else the back-off) - an exception ``retry_on`` does not cover
+    (dead now) - the last attempt (dead) - else retry after the back-off.
+    ``opts`` is None for a task this worker does not know (retried with the default
+    back-off, in case another worker does).
+    """
+    if isinstance(exc, Snooze):
+        return Outcome(Kind.SNOOZE, job_id, attempt, delay=exc.delay)
+    cause: BaseException = exc.exc if isinstance(exc, Retry) and exc.exc is not None else exc
+    error, last_error = error_entry(cause, attempt)
+    dead = Outcome(Kind.DEAD, job_id, attempt, error=error, last_error=last_error)
+    if isinstance(exc, Discard) or (opts is not None and isinstance(exc, opts.discard_on)):
+        return dead
+    if attempt >= max_attempts:
+        return dead
+    if isinstance(exc, Retry):
+        delay = exc.delay if exc.delay is not None else _default_delay(opts, attempt)
+        return Outcome(Kind.RETRY, job_id, attempt, error=error, last_error=last_error, delay=delay)
+    if opts is not None and opts.retry_on and not isinstance(exc, opts.retry_on):
+        return dead
+    return Outcome(
+        Kind.RETRY, job_id, attempt, error=error, last_error=last_error, delay=_default_delay(opts, attempt)
+    )
+
+
+def _default_delay(opts: TaskOptions | None, attempt: int) -> float:
+    if opts is None:
+        return min(3600.0, 2.0 ** max(0, attempt - 1))
+    return backoff_delay(opts, attempt)
+
+
+def succeeded(job_id: int, attempt: int, result: str | None) -> Outcome:
+    return Outcome(Kind.SUCCEEDED, job_id, attempt, result=result)
+
+
+def handback(job_id: int, attempt: int) -> Outcome:
+    """Shutdown: the job goes back to 'queued' with its attempt refunded and run_at kept."""
+    return Outcome(Kind.HANDBACK, job_id, attempt)

@@ -1,0 +1,119 @@
+"""``--processes P``: one supervisor keeping P worker processes alive.
+
+Children are fresh interpreters (``python -m pgqueue.cli work ...``), not forks, so
+no thread or connection state leaks into them. Each runs in its own process group,
+so a terminal's Ctrl-C reaches only the supervisor, which forwards it once: the
+children see exactly the signals the supervisor received (first: graceful, second:
+at once). A child that dies is restarted (with back-off if it keeps dying at
+start-up) until the supervisor is asked to stop; it then waits for all children.
+Children stop by themselves if the supervisor disappears.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Sequence
+from types import FrameType
+
+log = logging.getLogger("pgqueue.worker")
+
+POLL_S = 0.2
+RESTART_BACKOFF_S = (0.0, 0.5, 1.0, 2.0, 5.0)
+QUICK_DEATH_S = 5.0
+"""A child that dies sooner than this after starting counts towards the back-off."""
+SUPERVISOR_ENV = "PGQUEUE_SUPERVISOR_PID"
+
+
+class Supervisor:
+    """Runs ``argv`` ``processes`` times; :meth:`run` returns the exit code (0 when every
+    child exited 0 after a stop request)."""
+
+    def __init__(self, argv: Sequence[str], processes: int, env: dict[str, str] | None = None) -> None:
+        self.argv = list(argv)
+        self.processes = processes
+        self.env = dict(env if env is not None else os.environ)
+        self.env[SUPERVISOR_ENV] = str(os.getpid())
+        self.children: list[subprocess.Popen[bytes] | None] = [None] * processes
+        self._started_at = [0.0] * processes
+        self._quick_deaths = [0] * processes
+        self._signals: list[int] = []
+        self._wake = threading.Event()
+
+    def run(self) -> int:
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+        try:
+            for slot in range(self.processes):
+                self._spawn(slot)
+            log.info("supervisor %s started %s worker processes", os.getpid(), self.processes)
+            while not self._signals:
+                self._wake.wait(POLL_S)
+                self._wake.clear()
+                if self._signals:
+                    break
+                self._restart_dead()
+            return self._wait_children()
+        finally:
+            for s, h in previous.items():
+                signal.signal(s, h)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        self._signals.append(signum)
+        for child in self.children:
+            if child is not None and child.poll() is None:
+                try:
+                    child.send_signal(signum)
+                except ProcessLookupError:
+                    pass
+        self._wake.set()
+
+    def _spawn(self, slot: int) -> None:
+        self.children[slot] = subprocess.Popen(self.argv, env=self.env, process_group=0)
+        self._started_at[slot] = time.monotonic()
+
+    def _restart_dead(self) -> None:
+        for slot, child in enumerate(self.children):
+            if child is None or child.poll() is None:
+                continue
+            lived = time.monotonic() - self._started_at[slot]
+            self._quick_deaths[slot] = self._quick_deaths[slot] + 1 if lived < QUICK_DEATH_S else 0
+            delay = RESTART_BACKOFF_S[min(self._quick_deaths[slot], len(RESTART_BACKOFF_S) - 1)]
+            log.warning(
+                "worker process %s exited with %s; restarting in %ss", child.pid, child.returncode, delay
+            )
+            if delay and self._interruptible_sleep(delay):
+                return
+            self._spawn(slot)
+
+    def _interruptible_sleep(self, seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if self._signals:
+                return True
+            self._wake.wait(min(POLL_S, deadline - time.monotonic()))
+        return bool(self._signals)
+
+    def _wait_children(self) -> int:
+        code = 0
+        for child in self.children:
+            if child is None:
+                continue
+            while True:
+                try:
+                    rc = child.wait()
+                    break
+                except InterruptedError:  # pragma: no cover - PEP 475 retries for us
+                    continue
+            if rc != 0:
+                code = 1
+        return code
+
+
+def parent_pid_from_env() -> int | None:
+    """The supervisor's pid when this process is one of its children."""
+    value = os.environ.get(SUPERVISOR_ENV)
+    return int(value) if value and value.isdigit() else None

@@ -1,0 +1,69 @@
+"""The context a ``bind=True`` task receives as its first argument."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from typing import TYPE_CHECKING, NoReturn
+
+from .errors import Discard, Retry, Snooze
+from .job import Job, JobRow
+
+if TYPE_CHECKING:
+    from .app import App
+
+
+class Context:
+    """What a running attempt knows about itself, and how it steers its own job.
+
+    ``ctx.job`` is the job handle (its ``row`` is the snapshot taken at claim),
+    ``ctx.attempt`` counts from 1. ``ctx.retry(...)``, ``ctx.snooze(...)`` and
+    ``ctx.discard(...)`` raise the matching signal, so the rest of the task does
+    not run. ``ctx.cancelled`` turns true when the worker wants the attempt to stop
+    early (shutdown past its timeout, lost lease, task timeout): a sync task that
+    checks it can return early; its job is handed back or retried either way.
+    """
+
+    __slots__ = ("_cancel", "app", "job", "worker_id")
+
+    def __init__(
+        self, app: App, row: JobRow, worker_id: uuid.UUID, cancel: threading.Event | None = None
+    ) -> None:
+        self.app = app
+        self.job = Job(app, row.id, row)
+        self.worker_id = worker_id
+        self._cancel = cancel or threading.Event()
+
+    def __repr__(self) -> str:
+        return f"<Context job={self.job.id} attempt={self.attempt}>"
+
+    @property
+    def attempt(self) -> int:
+        """This attempt's number, from 1."""
+        return self.job.row.attempt
+
+    @property
+    def max_attempts(self) -> int:
+        return self.job.row.max_attempts
+
+    @property
+    def cancelled(self) -> bool:
+        """True once the worker has asked this attempt to stop."""
+        return self._cancel.is_set()
+
+    def retry(self, exc: BaseException | None = None, delay: float | None = None) -> NoReturn:
+        """Fail this attempt now and retry after ``delay`` seconds (else the back-off).
+
+        ``exc`` is recorded as the attempt's error. On the last attempt the job goes
+        dead instead. Raises :class:`pgqueue.Retry` (``raise ctx.retry(...)`` reads
+        well too).
+        """
+        raise Retry(delay, exc=exc)
+
+    def snooze(self, delay: float) -> NoReturn:
+        """Put the job back for ``delay`` seconds without using up an attempt."""
+        raise Snooze(delay)
+
+    def discard(self, reason: object = None) -> NoReturn:
+        """Send the job to the dead letters now."""
+        raise Discard(reason)
