@@ -1,0 +1,205 @@
+"""What the dashboard reads that pgqueue._admin does not offer.
+
+Writes never live here: every dashboard action calls the same function as the CLI
+(:mod:`pgqueue._admin`, :mod:`pgqueue._maintenance.cron`). These are reads shaped for
+a browser: a job search with keyset paging, running jobs with their worker, and the
+throughput series behind the live chart, refreshed incrementally and cached so many
+open browser tabs cost the database no more than one.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, Final
+
+from psycopg.rows import dict_row
+
+from .._admin import Queues, list_workers
+from .._settings import check_name
+from .._sql import query
+from ..errors import InvalidOption
+from ..job import JobState
+
+if TYPE_CHECKING:
+    from ..app import App
+
+PAGE_SIZE: Final = 50
+BUCKET_S: Final = 10
+"""Width of one throughput bucket, in seconds."""
+WINDOW_S: Final = 600
+"""How much history the throughput chart shows, in seconds."""
+RATE_WINDOW_S: Final = 60
+"""Per-queue throughput is averaged over this many seconds."""
+OVERLAP_BUCKETS: Final = 2
+"""Recent buckets re-read on each refresh: a completion commits a little after the
+``finished_at`` it wrote, so the newest buckets can still grow."""
+CACHE_S: Final = 1.0
+"""An overview snapshot is shared by every request within this many seconds."""
+
+
+def search_jobs(
+    app: App,
+    *,
+    state: str | None = None,
+    queue: str | None = None,
+    task: str | None = None,
+    q: str | None = None,
+    before: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> list[dict[str, Any]]:
+    """Jobs matching every filter, newest first, at most ``limit``, with ``id < before``.
+
+    ``q`` matches a job id, a tag exactly, or part of the task name (case-insensitive).
+    Empty strings mean "no filter". Raises InvalidOption for an unknown state or a
+    limit below 1, InvalidName for a malformed queue name.
+    """
+    if limit < 1:
+        raise InvalidOption(f"limit must be >= 1, got {limit}")
+    if state:
+        try:
+            state = JobState(state).value
+        except ValueError:
+            raise InvalidOption(
+                f"state {state!r} is not a job state; use one of "
+                f"{', '.join(s.value for s in JobState)}"
+            ) from None
+    if queue:
+        check_name(queue, "queue")
+    text = (q or "").strip() or None
+    q_id = int(text) if text is not None and text.isdigit() and len(text) < 19 else None
+    params = {
+        "state": state or None,
+        "queue": queue or None,
+        "task": task or None,
+        "before": before,
+        "q": text,
+        "q_id": q_id,
+        "limit": limit,
+    }
+    with app.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows: list[dict[str, Any]] = cur.execute(query("dashboard_jobs_search"), params).fetchall()
+    return rows
+
+
+def running_jobs(app: App, limit: int = 200) -> list[dict[str, Any]]:
+    """Rows of ``pgqueue.running_jobs`` (with worker host and pid), oldest start first."""
+    with app.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows: list[dict[str, Any]] = cur.execute(query("dashboard_running"), {"limit": limit}).fetchall()
+    return rows
+
+
+@dataclass
+class Throughput:
+    """Finished jobs per ``bucket_s`` bucket, queue and state over the last ``window_s``.
+
+    The first :meth:`refresh` reads the whole window; later ones re-read only the
+    newest ``OVERLAP_BUCKETS`` buckets. Times are the database's clock (epoch seconds).
+    """
+
+    bucket_s: int = BUCKET_S
+    window_s: int = WINDOW_S
+    buckets: dict[int, dict[tuple[str, str], int]] = field(default_factory=dict)
+    now: float = 0.0
+    _loaded_until: int | None = None
+
+    def _floor(self, t: float) -> int:
+        return int(math.floor(t / self.bucket_s) * self.bucket_s)
+
+    def refresh(self, app: App) -> None:
+        with app.pool.connection() as conn:
+            row = conn.execute(query("dashboard_now")).fetchone()
+            self.now = float(row[0]) if row else time.time()
+            oldest = self._floor(self.now - self.window_s)
+            since = oldest
+            if self._loaded_until is not None:
+                since = max(oldest, self._loaded_until - OVERLAP_BUCKETS * self.bucket_s)
+            rows = conn.execute(
+                query("dashboard_throughput"),
+                {"bucket_s": self.bucket_s, "since": datetime.fromtimestamp(since, UTC)},
+            ).fetchall()
+        kept = {b: counts for b, counts in self.buckets.items() if oldest <= b < since}
+        for bucket, queue, state, n in rows:
+            kept.setdefault(int(bucket), {})[(queue, state)] = int(n)
+        self.buckets = kept
+        self._loaded_until = self._floor(self.now)
+
+    def series(self) -> list[dict[str, Any]]:
+        """One point per bucket, oldest first: ``{"t", "succeeded", "dead", "cancelled"}``."""
+        out = []
+        start, end = self._floor(self.now - self.window_s), self._floor(self.now)
+        for bucket in range(start + self.bucket_s, end + 1, self.bucket_s):
+            point: dict[str, Any] = {"t": bucket, "succeeded": 0, "dead": 0, "cancelled": 0}
+            for (_queue, state), n in self.buckets.get(bucket, {}).items():
+                point[state] += n
+            out.append(point)
+        return out
+
+    def rates(self, seconds: int = RATE_WINDOW_S) -> dict[str, dict[str, float]]:
+        """Per queue: finished per second and dead per second over the last ``seconds``."""
+        first = self._floor(self.now) - (seconds // self.bucket_s - 1) * self.bucket_s
+        elapsed = max(1.0, self.now - first)
+        totals: dict[str, dict[str, float]] = {}
+        for bucket, counts in self.buckets.items():
+            if bucket < first:
+                continue
+            for (queue, state), n in counts.items():
+                entry = totals.setdefault(queue, {"finished": 0.0, "dead": 0.0})
+                entry["finished"] += n
+                if state == "dead":
+                    entry["dead"] += n
+        return {
+            queue: {"per_s": round(v["finished"] / elapsed, 2), "dead_per_s": round(v["dead"] / elapsed, 3)}
+            for queue, v in totals.items()
+        }
+
+
+class Overview:
+    """The overview page's data, one database round per ``CACHE_S`` however many
+    browsers poll it. Thread-safe (Starlette runs sync endpoints on a thread pool)."""
+
+    def __init__(self, app: App, cache_s: float = CACHE_S) -> None:
+        self.app = app
+        self.cache_s = cache_s
+        self.throughput = Throughput()
+        self._lock = threading.Lock()
+        self._snapshot: dict[str, Any] | None = None
+        self._taken = 0.0
+
+    def snapshot(self) -> dict[str, Any]:
+        """``{"time", "queues", "totals", "throughput", "bucket_s", "workers"}``."""
+        with self._lock:
+            if self._snapshot is not None and time.monotonic() - self._taken < self.cache_s:
+                return self._snapshot
+            self._snapshot = self._take()
+            self._taken = time.monotonic()
+            return self._snapshot
+
+    def _take(self) -> dict[str, Any]:
+        queues = Queues(self.app).list()
+        self.throughput.refresh(self.app)
+        rates = self.throughput.rates()
+        for row in queues:
+            rate = rates.get(row["queue"], {})
+            row["per_s"] = rate.get("per_s", 0.0)
+            row["dead_per_s"] = rate.get("dead_per_s", 0.0)
+        totals: dict[str, float] = {
+            key: sum(int(r[key]) for r in queues)
+            for key in ("queued", "scheduled", "waiting", "running", "dead")
+        }
+        totals["per_s"] = round(sum(v["per_s"] for v in rates.values()), 2)
+        workers = list_workers(self.app)
+        return {
+            "time": self.throughput.now,
+            "queues": queues,
+            "totals": totals,
+            "throughput": self.throughput.series(),
+            "bucket_s": self.throughput.bucket_s,
+            "workers": {
+                status: sum(1 for w in workers if w["status"] == status)
+                for status in ("alive", "stopping", "stale")
+            },
+        }
