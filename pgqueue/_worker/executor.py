@@ -164,8 +164,11 @@ class Executor:
         if ex.settled:
             return
         timeout = ex.task.options.timeout if ex.task is not None else None
-        ex.cancel.set()
         outcome = ex.failure(TimeoutError(f"task {ex.row.task!r} exceeded its timeout of {timeout}s"))
+        # Settle before raising the cancel flag: a task that sees the flag and returns at
+        # once must not get its normal outcome recorded first.
+        self._settle(ex, outcome)
+        ex.cancel.set()
         log.warning(
             "job %s timed out after %ss; its thread keeps running (sync code cannot be interrupted) "
             "and holds a slot until it returns",
@@ -178,7 +181,6 @@ class Executor:
                 "attempt": ex.row.attempt,
             },
         )
-        self._settle(ex, outcome)
 
 
 class _Watchdog:

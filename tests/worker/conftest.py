@@ -58,7 +58,7 @@ class Workers:
 
     def start(self, *args: str, app: str = APP) -> subprocess.Popen[bytes]:
         n = len(self.procs)
-        log = open(self.tmp / f"worker-{n}.log", "wb")  # noqa: SIM115 - closed with the process
+        log = open(self.tmp / f"worker-{n}.log", "wb")
         env = dict(os.environ, PGQUEUE_DSN=self.dsn, PYTHONPATH=str(ROOT))
         env.pop("DATABASE_URL", None)
         proc = subprocess.Popen(

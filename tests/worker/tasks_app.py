@@ -94,7 +94,11 @@ def retry_on_only() -> None:
 
 @app.task(name="t.snooze", bind=True, max_attempts=1)
 def snooze_once(ctx: pgqueue.Context) -> str:
-    if ctx.job.row.errors == [] and not ctx.job.row.last_error and ctx.job.row.run_at == ctx.job.row.created_at:
+    if (
+        ctx.job.row.errors == []
+        and not ctx.job.row.last_error
+        and ctx.job.row.run_at == ctx.job.row.created_at
+    ):
         raise pgqueue.Snooze(0.2)
     return "woke"
 
