@@ -16,10 +16,19 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 APPLICATION_NAME = "pgqueue"
 CONNECT_TIMEOUT_S = 10
+PREPARE_THRESHOLD: int | None = None
+"""psycopg's server-side prepared statements stay off: behind a transaction pooler
+(pgbouncer < 1.21, pool_mode=transaction) a statement prepared on one server connection
+is executed on another and fails. pgqueue's statements are cheap to plan (a claim of 100
+measured the same with and without), so nothing is lost on a direct connection."""
 
 
 def connect_kwargs(application_name: str = APPLICATION_NAME) -> dict[str, Any]:
-    return {"application_name": application_name, "connect_timeout": CONNECT_TIMEOUT_S}
+    return {
+        "application_name": application_name,
+        "connect_timeout": CONNECT_TIMEOUT_S,
+        "prepare_threshold": PREPARE_THRESHOLD,
+    }
 
 
 def connect(
