@@ -1,0 +1,269 @@
+"""The dashboard over HTTP (in-process ASGI client, real database): pages, JSON,
+actions, and the guards (CSRF, same origin, read-only, auth)."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import psycopg
+import pytest
+
+import pgqueue
+
+from .conftest import TRACEBACK, seed_dead, seed_queued, token
+
+pytest.importorskip("starlette", reason="the dashboard extra is not installed")
+
+from starlette.testclient import TestClient
+
+
+def _paused(conn: psycopg.Connection[Any], queue: str) -> bool | None:
+    row = conn.execute("SELECT paused FROM pgqueue.queues WHERE name = %s", (queue,)).fetchone()
+    return None if row is None else bool(row[0])
+
+
+def _state(conn: psycopg.Connection[Any], job_id: int) -> str:
+    row = conn.execute("SELECT state FROM pgqueue.jobs WHERE id = %s", (job_id,)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def _post(client: TestClient, url: str, **fields: Any) -> Any:
+    form = {"csrf_token": token(client.get("/").text), "next": "/", **fields}
+    return client.post(url, data=form)
+
+
+def test_every_page_renders(client: TestClient, conn: psycopg.Connection[Any]) -> None:
+    seed_queued(conn, "emails", 5)
+    dead = seed_dead(conn)
+    for path in ("/", "/jobs", f"/jobs/{dead}", "/dead", "/workers", "/schedules"):
+        response = client.get(path)
+        assert response.status_code == 200, path
+        assert "text/html" in response.headers["content-type"]
+    overview = client.get("/").text
+    assert 'data-queue="emails"' in overview and 'data-queue="reports"' in overview
+    detail = client.get(f"/jobs/{dead}").text
+    assert "ValueError" in detail and "reports.py" in detail and "attempt 3 failed" in detail
+    assert client.get("/healthz").text == "ok"
+    assert client.get("/static/dashboard.js").status_code == 200
+
+
+def test_overview_json_counts_depth_and_throughput(
+    client: TestClient, conn: psycopg.Connection[Any]
+) -> None:
+    seed_queued(conn, "emails", 5)
+    seed_queued(conn, "reports", 2)
+    conn.execute(
+        "INSERT INTO pgqueue.jobs (queue, task, state, attempt, started_at, finished_at) "
+        "SELECT 'emails', 'app.send_email', 'succeeded', 1, now(), now() FROM generate_series(1, 7)"
+    )
+    seed_dead(conn, queue="emails")
+    data = client.get("/api/overview").json()
+    queues = {q["queue"]: q for q in data["queues"]}
+    assert queues["emails"]["queued"] == 5 and queues["reports"]["queued"] == 2
+    assert queues["emails"]["dead"] == 1
+    assert data["totals"]["queued"] == 7
+    finished = sum(p["succeeded"] for p in data["throughput"])
+    assert finished == 7
+    assert sum(p["dead"] for p in data["throughput"]) == 1
+    assert queues["emails"]["per_s"] > 0
+    assert data["workers"] == {"alive": 0, "stopping": 0, "stale": 0}
+
+
+def test_throughput_refresh_reads_only_new_buckets(
+    app: pgqueue.App, conn: psycopg.Connection[Any]
+) -> None:
+    from pgqueue.dashboard.queries import Throughput
+
+    series = Throughput()
+    conn.execute(
+        "INSERT INTO pgqueue.jobs (queue, task, state, attempt, finished_at) SELECT 'q', 't', "
+        "'succeeded', 1, now() - interval '5 minutes' FROM generate_series(1, 4)"
+    )
+    series.refresh(app)
+    assert sum(p["succeeded"] for p in series.series()) == 4
+    conn.execute(
+        "INSERT INTO pgqueue.jobs (queue, task, state, attempt, finished_at) "
+        "SELECT 'q', 't', 'dead', 1, now() FROM generate_series(1, 3)"
+    )
+    # Rows far in the past are not re-read: the old bucket is kept from the first read.
+    conn.execute("DELETE FROM pgqueue.jobs WHERE finished_at < now() - interval '4 minutes'")
+    series.refresh(app)
+    points = series.series()
+    assert sum(p["succeeded"] for p in points) == 4
+    assert sum(p["dead"] for p in points) == 3
+    assert len(points) == series.window_s // series.bucket_s
+
+
+def test_pause_and_resume_from_a_form(client: TestClient, conn: psycopg.Connection[Any]) -> None:
+    seed_queued(conn, "emails", 1)
+    response = _post(client, "/queues/emails/pause")
+    assert response.status_code == 303
+    assert "flash=" in response.headers["location"]
+    assert _paused(conn, "emails") is True
+    assert "Resume" in client.get("/").text
+    assert _post(client, "/queues/emails/resume").status_code == 303
+    assert _paused(conn, "emails") is False
+
+
+def test_retry_a_dead_job_and_cancel_a_queued_one(
+    client: TestClient, conn: psycopg.Connection[Any]
+) -> None:
+    dead = seed_dead(conn)
+    [queued] = seed_queued(conn, "emails", 1)
+    response = _post(client, "/jobs/retry", id=str(dead), next=f"/jobs/{dead}")
+    assert response.status_code == 303
+    assert response.headers["location"].startswith(f"/jobs/{dead}?flash=requeued")
+    assert _state(conn, dead) == "queued"
+    errors = conn.execute("SELECT jsonb_array_length(errors) FROM pgqueue.jobs WHERE id = %s", (dead,))
+    assert errors.fetchone() == (1,)  # the history stays
+    _post(client, "/jobs/cancel", id=str(queued))
+    assert _state(conn, queued) == "cancelled"
+    # Retrying a job that is not dead leaves it alone and says so.
+    again = _post(client, "/jobs/retry", id=str(dead))
+    assert "left+alone" in again.headers["location"] or "left%20alone" in again.headers["location"]
+
+
+def test_retry_all_dead_of_one_queue(client: TestClient, conn: psycopg.Connection[Any]) -> None:
+    a = seed_dead(conn, queue="reports")
+    b = seed_dead(conn, queue="emails")
+    _post(client, "/dead/retry-all", queue="reports", task="")
+    assert _state(conn, a) == "queued" and _state(conn, b) == "dead"
+
+
+def test_bad_input_comes_back_as_a_message(client: TestClient) -> None:
+    response = _post(client, "/jobs/retry")
+    assert response.status_code == 303 and "error=select" in response.headers["location"]
+    response = _post(client, "/queues/bad name!/pause")
+    assert "error=" in response.headers["location"]
+    assert client.get("/jobs?state=bogus").status_code == 400
+    assert client.get("/jobs/987654").status_code == 404
+    assert client.get("/api/jobs/987654").json()["error"].startswith("job 987654")
+
+
+def test_redirects_stay_on_the_dashboard(client: TestClient, conn: psycopg.Connection[Any]) -> None:
+    seed_queued(conn, "emails", 1)
+    for target in ("//evil.example/x", "https://evil.example/", "/\\evil.example"):
+        response = _post(client, "/queues/emails/pause", next=target)
+        assert response.headers["location"].startswith("/?flash=")
+
+
+def test_posts_need_the_token_and_the_same_origin(
+    client: TestClient, conn: psycopg.Connection[Any]
+) -> None:
+    seed_queued(conn, "emails", 1)
+    assert client.post("/queues/emails/pause", data={"next": "/"}).status_code == 403
+    assert client.post("/queues/emails/pause", data={"csrf_token": "guess"}).status_code == 403
+    good = token(client.get("/").text)
+    foreign = client.post(
+        "/queues/emails/pause", data={"csrf_token": good}, headers={"Origin": "http://evil.example"}
+    )
+    assert foreign.status_code == 403
+    assert _paused(conn, "emails") is None
+    same = client.post(
+        "/queues/emails/pause", data={"csrf_token": good}, headers={"Origin": "http://testserver"}
+    )
+    assert same.status_code == 303 and _paused(conn, "emails") is True
+
+
+def test_read_only_hides_and_refuses_actions(
+    read_only_client: TestClient, conn: psycopg.Connection[Any]
+) -> None:
+    seed_queued(conn, "emails", 1)
+    dead = seed_dead(conn)
+    for path in ("/", "/dead", f"/jobs/{dead}", "/jobs"):
+        html = read_only_client.get(path).text
+        assert "<form method=\"post\"" not in html, path
+    assert "read-only" in read_only_client.get("/").text
+    refused = read_only_client.post("/queues/emails/pause", data={})
+    assert refused.status_code == 403
+    assert _paused(conn, "emails") is None and _state(conn, dead) == "dead"
+
+
+def test_auth_refuses_anonymous_reads_and_writes(
+    auth_client: TestClient, conn: psycopg.Connection[Any]
+) -> None:
+    seed_queued(conn, "emails", 1)
+    good = {"Authorization": "Basic " + base64.b64encode(b"admin:s3cret").decode()}
+    wrong = {"Authorization": "Basic " + base64.b64encode(b"admin:nope").decode()}
+    anonymous = auth_client.get("/")
+    assert anonymous.status_code == 401
+    assert anonymous.headers["www-authenticate"].startswith("Basic")
+    assert auth_client.get("/api/overview", headers=wrong).status_code == 401
+    assert auth_client.post("/queues/emails/pause", data={"csrf_token": "x"}).status_code == 401
+    assert _paused(conn, "emails") is None
+    page = auth_client.get("/", headers=good)
+    assert page.status_code == 200
+    ok = auth_client.post("/queues/emails/pause", data={"csrf_token": token(page.text)}, headers=good)
+    assert ok.status_code == 303 and _paused(conn, "emails") is True
+    assert auth_client.get("/healthz").status_code == 200
+
+
+def test_job_search_by_id_tag_task_and_paging(
+    client: TestClient, app: pgqueue.App, conn: psycopg.Connection[Any]
+) -> None:
+    from pgqueue.dashboard.queries import search_jobs
+
+    emails = seed_queued(conn, "emails", 3, tags=["welcome"])
+    reports = seed_queued(conn, "reports", 2, task="app.build_report")
+    ids = lambda rows: [r["id"] for r in rows]  # noqa: E731
+    assert ids(search_jobs(app, q=str(reports[0]))) == [reports[0]]
+    assert ids(search_jobs(app, q="welcome")) == sorted(emails, reverse=True)
+    assert ids(search_jobs(app, q="BUILD_rep")) == sorted(reports, reverse=True)
+    assert ids(search_jobs(app, queue="emails", before=emails[-1])) == sorted(emails[:-1], reverse=True)
+    assert ids(search_jobs(app, state="dead")) == []
+    html = client.get("/jobs", params={"q": "welcome"}).text
+    assert all(f'data-job="{i}"' in html for i in emails)
+    assert not any(f'data-job="{i}"' in html for i in reports)
+
+
+def test_job_detail_shows_arguments_result_errors_and_timeline(
+    client: TestClient, conn: psycopg.Connection[Any]
+) -> None:
+    dead = seed_dead(conn)
+    conn.execute(
+        "UPDATE pgqueue.jobs SET progress = '{\"done\": 3, \"of\": 10}' WHERE id = %s", (dead,)
+    )
+    html = client.get(f"/jobs/{dead}").text
+    assert 'id="job-progress"' in html and "&#34;done&#34;: 3" in html
+    assert TRACEBACK.splitlines()[1].strip().replace('"', "&#34;") in html
+    for event in ("created", "attempt 3 failed", "dead"):
+        assert f"<b>{event}</b>" in html
+    data = client.get(f"/api/jobs/{dead}").json()
+    assert data["state"] == "dead" and data["errors"][0]["type"] == "ValueError"
+
+
+def test_schedules_page_and_actions(
+    client: TestClient, app: pgqueue.App, conn: psycopg.Connection[Any]
+) -> None:
+    from datetime import timedelta
+
+    from pgqueue._maintenance.cron import Scheduler
+
+    app.add_schedule("nightly-report", "app.build_report", interval=timedelta(hours=24), queue="reports")
+    Scheduler(app).sync()
+    assert 'data-schedule="nightly-report"' in client.get("/schedules").text
+    response = _post(client, "/schedules/nightly-report/run-now", next="/schedules")
+    assert "enqueued+job" in response.headers["location"]
+    assert conn.execute("SELECT count(*) FROM pgqueue.jobs WHERE queue = 'reports'").fetchone() == (1,)
+    _post(client, "/schedules/nightly-report/disable")
+    row = conn.execute("SELECT enabled FROM pgqueue.schedules WHERE name = 'nightly-report'").fetchone()
+    assert row == (False,)
+    missing = _post(client, "/schedules/nope/enable")
+    assert "error=no+schedule" in missing.headers["location"]
+
+
+def test_the_dashboard_mounts_under_a_prefix(app: pgqueue.App, conn: psycopg.Connection[Any]) -> None:
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from pgqueue.dashboard import create_app
+
+    seed_queued(conn, "emails", 1)
+    outer = Starlette(routes=[Mount("/ops/queues", create_app(app))])
+    with TestClient(outer, follow_redirects=False) as c:
+        html = c.get("/ops/queues/").text
+        assert 'href="/ops/queues/static/dashboard.css"' in html
+        assert 'action="/ops/queues/queues/emails/pause"' in html
+        assert c.get("/ops/queues/static/dashboard.css").status_code == 200
