@@ -1,0 +1,1 @@
+"""The example application compose.yaml runs (PGQUEUE_APP=example.tasks:app)."""
