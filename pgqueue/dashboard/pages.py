@@ -80,7 +80,7 @@ def timeline(job: dict[str, Any]) -> list[dict[str, Any]]:
     add(job.get("created_at"), "created", f"queue {job.get('queue')}")
     created, run_at = as_datetime(job.get("created_at")), as_datetime(job.get("run_at"))
     if created and run_at and (run_at - created).total_seconds() > 1:
-        add(run_at, "due", "runs at (scheduled, or retry back-off)")
+        add(run_at, "due", "run_at: a delay, a retry back-off, or a requeue")
     for error in job.get("errors") or []:
         if isinstance(error, dict):
             add(

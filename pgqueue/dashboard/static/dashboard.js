@@ -95,7 +95,8 @@
       {cls: "queued", values: samples.map(function (s) { return s.queued; })},
       {cls: "running", values: samples.map(function (s) { return s.running; })}
     ], samples.length > 1 ? "-" + seconds(samples[samples.length - 1].t - samples[0].t) : "");
-    var tp = data.throughput;
+    // The newest bucket is still filling: drawing it would show a false drop.
+    var tp = data.throughput.filter(function (p) { return p.t + data.bucket_s <= data.time; });
     lineChart(rateSvg, tp.map(function (p) { return p.t; }), [
       {cls: "succeeded", values: tp.map(function (p) { return p.succeeded; })},
       {cls: "dead", values: tp.map(function (p) { return p.dead; })},
