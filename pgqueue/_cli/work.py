@@ -3,35 +3,14 @@
 from __future__ import annotations
 
 import importlib
-import logging
 import os
 import sys
 
 import typer
 
+from .. import _logging
 from ..errors import ConfigurationError
 from . import common
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
-EXTRA_KEYS = ("job_id", "task", "queue", "attempt")
-
-
-class _Formatter(logging.Formatter):
-    """The standard line plus ``key=value`` for the structured extras a record carries."""
-
-    def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
-        extras = [f"{k}={getattr(record, k)}" for k in EXTRA_KEYS if hasattr(record, k)]
-        return f"{line} {' '.join(extras)}" if extras else line
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(_Formatter(LOG_FORMAT))
-    root = logging.getLogger("pgqueue")
-    root.handlers[:] = [handler]
-    root.setLevel(level.upper())
-    root.propagate = False
 
 
 def load_app(spec: str) -> object:
@@ -89,9 +68,10 @@ def register(app: typer.Typer) -> None:
             help="Direct connection for LISTEN (behind a pooler).",
         ),
         log_level: str = typer.Option("INFO", "--log-level", help="DEBUG shows every job state change."),
+        log_format: str = typer.Option("text", "--log-format", help="text, or json (one object per line)."),
     ) -> None:
         """Run workers: claim jobs, run them, retry failures, until SIGTERM/SIGINT."""
-        configure_logging(log_level)
+        _logging.configure_logging(log_level, log_format)
         if processes < 1:
             common.fail("--processes must be >= 1", 2)
         dsn = common.state(ctx).resolve()
@@ -109,6 +89,7 @@ def register(app: typer.Typer) -> None:
                 ("--heartbeat-interval", heartbeat_interval),
                 ("--rescue-interval", rescue_interval),
                 ("--log-level", log_level),
+                ("--log-format", log_format),
             ):
                 if value is not None:
                     argv += [flag, str(value)]
