@@ -47,6 +47,8 @@ DB_RETRY_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 POOL_MAX_SIZE = 4
 """Claims, completions and the ticker each hold at most one connection at a time."""
 COMPLETER_FLUSH_S = 10.0
+BATCH_WAIT_S = 0.005
+"""With a backlog, how long a claim may wait for half the slots to be free."""
 PARENT_CHECK_S = 1.0
 
 _LOG_KINDS = {
@@ -111,6 +113,7 @@ class Worker:
         self._held: dict[int, Execution] = {}
         self._held_lock = threading.Lock()
         self._shutdown_timeout = config.shutdown_timeout
+        self._batch_min = max(1, config.concurrency // 2)
         self._thread: threading.Thread | None = None
         self._pool: Any = None
         self._executor = Executor(config.concurrency, self._on_settled, self._on_free)
@@ -270,6 +273,10 @@ class Worker:
                 if free <= 0:
                     self._sleep(None)
                     continue
+                if backlog and free < self._batch_min and self._executor.busy:
+                    # More is due but only a few slots are free: wait a moment for more to
+                    # free up, so one round trip claims a batch rather than one job.
+                    free = self._executor.wait_free(self._batch_min, BATCH_WAIT_S)
                 self._notified = False
                 self._freed = False
                 if timer_due:

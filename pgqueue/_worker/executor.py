@@ -86,6 +86,13 @@ class Executor:
         with self._lock:
             return self._lock.wait_for(lambda: self._busy == 0, timeout)
 
+    def wait_free(self, slots: int, timeout: float) -> int:
+        """Block until at least ``slots`` slots are free, nothing runs, or ``timeout``
+        passes; returns the free slots."""
+        with self._lock:
+            self._lock.wait_for(lambda: self.concurrency - self._busy >= slots or self._busy == 0, timeout)
+            return self.concurrency - self._busy
+
     def unsettled(self) -> list[Execution]:
         with self._lock:
             return [e for e in self._running.values() if not e.settled]
