@@ -7,9 +7,11 @@ import ipaddress
 import typer
 
 from .. import _logging
+from ..errors import ConfigurationError
 from . import common
 
 INSTALL_HINT = "the dashboard needs its extra: pip install 'pgqueue[dashboard]'"
+LOGGERS = ("pgqueue", "uvicorn", "uvicorn.access")
 
 
 def _loopback(host: str) -> bool:
@@ -47,8 +49,11 @@ def register(app: typer.Typer) -> None:
             common.fail(INSTALL_HINT, 2)
         from ..app import App
 
-        _logging.configure_logging(log_level, log_format, loggers=("pgqueue", "uvicorn", "uvicorn.access"))
-        hook = basic_auth(*parse_credentials(auth)) if auth else None
+        try:
+            _logging.configure_logging(log_level, log_format, loggers=LOGGERS)
+            hook = basic_auth(*parse_credentials(auth)) if auth else None
+        except ConfigurationError as exc:
+            common.fail(str(exc), 2)
         if not _loopback(host) and hook is None and not read_only:
             common.console_err.print(
                 f"[yellow]warning:[/yellow] serving on {host} without --auth or --read-only: "

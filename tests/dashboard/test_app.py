@@ -267,3 +267,13 @@ def test_the_dashboard_mounts_under_a_prefix(app: pgqueue.App, conn: psycopg.Con
         assert 'href="/ops/queues/static/dashboard.css"' in html
         assert 'action="/ops/queues/queues/emails/pause"' in html
         assert c.get("/ops/queues/static/dashboard.css").status_code == 200
+
+
+def test_cli_refuses_a_malformed_auth_option() -> None:
+    from typer.testing import CliRunner
+
+    from pgqueue.cli import app as cli
+
+    result = CliRunner().invoke(cli, ["--dsn", "postgresql://unused/db", "dashboard", "--auth", "admin"])
+    assert result.exit_code == 2
+    assert "--auth must look like user:password" in result.output

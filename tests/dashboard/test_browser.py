@@ -216,9 +216,14 @@ def test_dashboard_in_a_real_browser(
     expect(page.locator("#timeline")).to_contain_text("attempt 1 failed")
     page.screenshot(path=ARTIFACTS / "job.png", full_page=True)
 
-    # --- the other pages ---
+    # --- the other pages; a queued job cancelled after the confirmation dialog ---
     page.goto(url + "/jobs?q=welcome")
     expect(page.locator("#jobs tbody tr")).to_have_count(5)
+    victim = int(page.locator("#jobs tbody tr").first.get_attribute("data-job"))
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator(f'#jobs tr[data-job="{victim}"]').get_by_role("button", name="Cancel").click()
+    expect(page.locator(".flash.ok")).to_contain_text(f"cancelled {victim}")
+    assert _one(conn, q, victim) == "cancelled"
     page.goto(url + "/jobs")
     page.screenshot(path=ARTIFACTS / "jobs.png")
     page.goto(url + "/workers")
