@@ -19,6 +19,8 @@ HEARTBEAT_INTERVAL_S: Final = 3.0
 RESCUE_INTERVAL_S: Final = 5.0
 """How often the elected rescuer looks for expired leases. With the defaults a SIGKILLed
 worker's jobs are queued again at most LEASE_S + RESCUE_INTERVAL_S = 14 s later."""
+RETENTION_INTERVAL_S: Final = 60.0
+"""How often a worker offers to prune finished jobs (one process at a time does it)."""
 SHUTDOWN_TIMEOUT_S: Final = 30.0
 """SIGTERM: how long running jobs may take to finish before they are handed back."""
 
@@ -44,6 +46,8 @@ class WorkerConfig:
     listen_dsn: str | None = None
     rescue: bool = True
     """Take part in the rescuer election (turn off only for special deployments)."""
+    retention: bool = True
+    """Take part in pruning finished jobs past their retention (pgqueue._admin.prune)."""
     stop_when_idle: bool = False
     """Stop once no job is due, none is scheduled for later and nothing runs."""
     meta: dict[str, str] = field(default_factory=dict)

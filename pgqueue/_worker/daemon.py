@@ -29,7 +29,7 @@ from ..errors import SchemaOutOfDate
 from ..job import JobRow
 from . import claims, lifecycle
 from .completer import Completer
-from .config import WorkerConfig
+from .config import RETENTION_INTERVAL_S, WorkerConfig
 from .events import EventHook, WorkerEvent, WorkerStats, emit
 from .execution import Execution
 from .executor import Executor
@@ -216,6 +216,10 @@ class Worker:
         )
         if self.config.rescue:
             self._ticker.add("rescuer", self.config.rescue_interval, self._rescue)
+        if self.config.retention:
+            self._ticker.add(
+                "retention", RETENTION_INTERVAL_S, self._retention, first_in=RETENTION_INTERVAL_S
+            )
         if self._parent_pid is not None:
             self._ticker.add("parent", PARENT_CHECK_S, self._check_parent)
         self._ticker.start()
@@ -453,6 +457,12 @@ class Worker:
                 emit(
                     self.on_event, WorkerEvent("rescued", job.id, job.task, job.queue, job.attempt, job.state)
                 )
+
+    def _retention(self) -> None:
+        from .._admin.prune import run_retention
+
+        with self._pool.connection() as conn:
+            run_retention(conn)
 
     def _check_parent(self) -> None:
         if os.getppid() != self._parent_pid and not self._stopping.is_set():
