@@ -161,7 +161,8 @@ def main() -> None:
         )
     p50, p99 = latency(args.dsn, args.samples, args.spacing)
     print(
-        f"enqueue commit -> task start, idle worker, {args.samples} samples: p50 {p50:.2f} ms, p99 {p99:.2f} ms"
+        f"enqueue commit -> task start, idle worker, {args.samples} samples: "
+        f"p50 {p50:.2f} ms, p99 {p99:.2f} ms"
     )
 
 
