@@ -14,15 +14,16 @@ transaction, so each queue is woken once per call, at commit.
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
+
+from psycopg.copy import QueuedLibpqWriter
 
 from . import _conn
 from ._enqueue import insert_unique, insert_unique_async, params, payload
 from ._sql import query
-from ._validate import ArgsCheck, Resolved, resolve
+from ._validate import ArgsCheck, Resolved, check_size, encode, resolve
 from .errors import InvalidPayload
 from .task import EnqueueOptions, Item, TaskOptions
 
@@ -38,44 +39,84 @@ class Batch:
 
     __slots__ = ("args", "keys", "kwargs", "plain", "unique")
 
-    def __init__(self, app: App, r: Resolved, check: ArgsCheck | None, items: list[Item]) -> None:
-        self.args: list[str] = []
-        self.kwargs: list[str] = []
-        self.keys: list[str | None] = []
+    def __init__(
+        self, app: App, r: Resolved, check: ArgsCheck | None, items: Sequence[Item]
+    ) -> None:
+        # The hot loop of bulk enqueue: the common shapes inline, the rest via payload().
+        cap = app.settings.max_payload_bytes
+        per_job_key = r.key_fn is not None
+        args: list[str] = []
+        kwargs: list[str] = []
+        keys: list[str | None] = []
         for item in items:
-            if isinstance(item, tuple | list):
-                a, k, key = payload(app, r, check, item, {})
+            kind = type(item)
+            if (kind is tuple or kind is list) and not per_job_key:
+                if check is not None:
+                    check(item, _NO_KWARGS)  # type: ignore[arg-type]
+                a = encode(item, "task arguments")
+                if len(a) + 2 > cap:
+                    check_size(a, "{}", cap)
+                args.append(a)
+                kwargs.append("{}")
+            elif isinstance(item, tuple | list):
+                a, k, key = payload(app, r, check, item, _NO_KWARGS)
+                args.append(a)
+                kwargs.append(k)
+                keys.append(key)
             elif isinstance(item, Mapping):
                 a, k, key = payload(app, r, check, (), item)
+                args.append(a)
+                kwargs.append(k)
+                if per_job_key:
+                    keys.append(key)
             else:
                 raise InvalidPayload(
                     "each enqueue_many item must be a tuple of positional arguments or a dict "
                     f"of keyword arguments, got {type(item).__name__}"
                 )
-            self.args.append(a)
-            self.kwargs.append(k)
-            self.keys.append(key)
-        if r.unique_key is None and r.key_fn is None:
-            self.plain: Sequence[int] = range(len(items))
+        self.args = args
+        self.kwargs = kwargs
+        if per_job_key:
+            self.keys = keys
+        else:
+            self.keys = [r.unique_key] * len(args)
+        if all(key is None for key in self.keys):
+            self.plain: Sequence[int] = range(len(args))
             self.unique: list[int] = []
         else:
             self.plain = [i for i, key in enumerate(self.keys) if key is None]
             self.unique = [i for i, key in enumerate(self.keys) if key is not None]
 
-    def copy_rows(
-        self, r: Resolved, ids: list[int], db_now: datetime
-    ) -> Iterator[tuple[Any, ...]]:
+    def copy_data(self, r: Resolved, ids: list[int], db_now: datetime) -> str:
+        """The COPY text for the plain rows (columns as in enqueue_copy.sql).
+
+        Built by hand because it is several times faster than per-row adaptation.
+        COPY text format needs backslash, tab, newline and carriage return escaped:
+        names cannot contain them, and JSON from the encoder has no raw control
+        characters (json escapes them), so JSON only needs its backslashes doubled.
+        """
         run_at = r.run_at or db_now + timedelta(seconds=r.delay or 0.0)
-        queue, task, priority, attempts, tags = r.queue, r.task, r.priority, r.max_attempts, r.tags
+        tail = "\t".join(
+            ["", r.queue, r.task, str(r.priority), str(r.max_attempts), run_at.isoformat(),
+             _copy_escape(_array_literal(r.tags))]
+        ) + "\n"
+        bs, bs2 = "\\", "\\\\"
         args, kwargs = self.args, self.kwargs
-        for job_id, i in zip(ids, self.plain, strict=True):
-            yield (job_id, queue, task, args[i], kwargs[i], priority, attempts, run_at, tags)
+        if isinstance(self.plain, range):
+            rows = zip(ids, args, kwargs, strict=True)
+        else:
+            rows = zip(ids, [args[i] for i in self.plain], [kwargs[i] for i in self.plain], strict=True)
+        return "".join([
+            f"{job_id}\t{a.replace(bs, bs2)}\t{k.replace(bs, bs2)}{tail}" for job_id, a, k in rows
+        ])
 
     def unique_lists(self) -> tuple[list[str], list[str], list[str]]:
         keys = [self.keys[i] or "" for i in self.unique]
         return [self.args[i] for i in self.unique], [self.kwargs[i] for i in self.unique], keys
 
     def ids(self, plain_ids: list[int], found: dict[str, int]) -> list[int]:
+        if not self.unique:
+            return plain_ids
         out = [0] * len(self.args)
         for job_id, i in zip(plain_ids, self.plain, strict=True):
             out[i] = job_id
@@ -86,12 +127,26 @@ class Batch:
         return out
 
 
-def _batches(items: Iterable[Item]) -> Iterator[list[Item]]:
+_NO_KWARGS: dict[str, Any] = {}
+
+
+def _array_literal(values: list[str]) -> str:
+    """A text[] literal: every element double-quoted, with \\ and " escaped."""
+    quoted = ['"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]
+    return "{" + ",".join(quoted) + "}"
+
+
+def _copy_escape(text: str) -> str:
+    return (
+        text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def _chunks(items: Iterable[Item]) -> list[Sequence[Item]]:
     if isinstance(items, str | bytes | Mapping):
         raise InvalidPayload("enqueue_many takes an iterable of items (tuples or dicts)")
-    it = iter(items)
-    while batch := list(itertools.islice(it, BATCH_ROWS)):
-        yield batch
+    seq = items if isinstance(items, list | tuple) else list(items)
+    return [seq[i : i + BATCH_ROWS] for i in range(0, len(seq), BATCH_ROWS)]
 
 
 def enqueue_many(
@@ -103,29 +158,55 @@ def enqueue_many(
 ) -> list[int]:
     """Write one job per item, all or nothing; returns the ids in item order."""
     r = resolve(task, options)
-    base = params(r)
-    out: list[int] = []
-    batches = _batches(items)
-    first = next(batches, None)
-    if first is None:
-        return out
+    chunks = _chunks(items)
+    if not chunks:
+        return []
     # The first batch is checked before the database is touched: most calls fit in one.
-    prepared = Batch(app, r, check, first)
+    first = Batch(app, r, check, chunks[0])
     with _conn.transaction(app, options.conn) as pg:
-        for items_batch in itertools.chain([None], batches):
-            batch = prepared if items_batch is None else Batch(app, r, check, items_batch)
+        if r.unique_key is None and r.key_fn is None:
+            return _copy_stream(pg, app, r, check, first, chunks)
+        out: list[int] = []
+        for i, chunk in enumerate(chunks):
+            batch = first if i == 0 else Batch(app, r, check, chunk)
             plain_ids: list[int] = []
             if batch.plain:
-                cur = pg.cursor(binary=True)
-                row = cur.execute(query("enqueue_reserve_ids"), {"n": len(batch.plain)}).fetchone()
-                assert row is not None
-                plain_ids, db_now = row
+                plain_ids, db_now = _reserve(pg, len(batch.plain))
                 with pg.cursor().copy(query("enqueue_copy")) as copy:
-                    for values in batch.copy_rows(r, plain_ids, db_now):
-                        copy.write_row(values)
-            found = insert_unique(pg, base, *batch.unique_lists()) if batch.unique else {}
+                    copy.write(batch.copy_data(r, plain_ids, db_now))
+            found = insert_unique(pg, params(r), *batch.unique_lists()) if batch.unique else {}
             out.extend(batch.ids(plain_ids, found))
-    return out
+        return out
+
+
+def _reserve(pg: _conn.Conn, n: int) -> tuple[list[int], datetime]:
+    row = pg.cursor(binary=True).execute(query("enqueue_reserve_ids"), {"n": n}).fetchone()
+    assert row is not None
+    return row[0], row[1]
+
+
+def _copy_stream(
+    pg: _conn.Conn,
+    app: App,
+    r: Resolved,
+    check: ArgsCheck | None,
+    first: Batch,
+    chunks: list[Sequence[Item]],
+) -> list[int]:
+    """No unique keys: all ids in one round trip, then one COPY fed batch by batch.
+
+    The next batch is encoded while the server still parses the previous one (a
+    writer thread sends the data), so client and server work side by side.
+    """
+    ids, db_now = _reserve(pg, sum(len(c) for c in chunks))
+    with pg.cursor() as cur, cur.copy(query("enqueue_copy"), writer=QueuedLibpqWriter(cur)) as copy:
+        pos = 0
+        for i, chunk in enumerate(chunks):
+            batch = first if i == 0 else Batch(app, r, check, chunk)
+            n = len(batch.args)
+            copy.write(batch.copy_data(r, ids[pos : pos + n], db_now))
+            pos += n
+    return ids
 
 
 async def enqueue_many_async(
@@ -137,29 +218,40 @@ async def enqueue_many_async(
 ) -> list[int]:
     """The async twin of :func:`enqueue_many`."""
     r = resolve(task, options)
-    base = params(r)
+    chunks = _chunks(items)
+    if not chunks:
+        return []
+    first = Batch(app, r, check, chunks[0])
     out: list[int] = []
-    batches = _batches(items)
-    first = next(batches, None)
-    if first is None:
-        return out
-    # The first batch is checked before the database is touched: most calls fit in one.
-    prepared = Batch(app, r, check, first)
     async with _conn.atransaction(app, options.conn) as apg:
-        for items_batch in itertools.chain([None], batches):
-            batch = prepared if items_batch is None else Batch(app, r, check, items_batch)
+        if r.unique_key is None and r.key_fn is None:
+            ids, db_now = await _reserve_async(apg, sum(len(c) for c in chunks))
+            async with apg.cursor() as cur, cur.copy(query("enqueue_copy")) as copy:
+                for i, chunk in enumerate(chunks):
+                    batch = first if i == 0 else Batch(app, r, check, chunk)
+                    n = len(batch.args)
+                    await copy.write(batch.copy_data(r, ids[len(out) : len(out) + n], db_now))
+                    out.extend(ids[len(out) : len(out) + n])
+            return out
+        for i, chunk in enumerate(chunks):
+            batch = first if i == 0 else Batch(app, r, check, chunk)
             plain_ids: list[int] = []
             if batch.plain:
-                cur = apg.cursor(binary=True)
-                await cur.execute(query("enqueue_reserve_ids"), {"n": len(batch.plain)})
-                row = await cur.fetchone()
-                assert row is not None
-                plain_ids, db_now = row
+                plain_ids, db_now = await _reserve_async(apg, len(batch.plain))
                 async with apg.cursor().copy(query("enqueue_copy")) as copy:
-                    for values in batch.copy_rows(r, plain_ids, db_now):
-                        await copy.write_row(values)
+                    await copy.write(batch.copy_data(r, plain_ids, db_now))
             found = (
-                await insert_unique_async(apg, base, *batch.unique_lists()) if batch.unique else {}
+                await insert_unique_async(apg, params(r), *batch.unique_lists())
+                if batch.unique
+                else {}
             )
             out.extend(batch.ids(plain_ids, found))
     return out
+
+
+async def _reserve_async(apg: _conn.AsyncConn, n: int) -> tuple[list[int], datetime]:
+    cur = apg.cursor(binary=True)
+    await cur.execute(query("enqueue_reserve_ids"), {"n": n})
+    row = await cur.fetchone()
+    assert row is not None
+    return row[0], row[1]

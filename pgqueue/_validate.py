@@ -27,7 +27,28 @@ UNIQUE_KEY_MAX = 512
 
 # Strict JSON: NaN/Infinity are not JSON and jsonb refuses them. ensure_ascii keeps
 # len(text) equal to its size in bytes, which is what the payload cap measures.
-_encode = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":")).encode
+_ENCODER = json.JSONEncoder(ensure_ascii=True, allow_nan=False, separators=(",", ":"))
+
+
+def _make_fast_encoder() -> Callable[[Any], str]:
+    """json's C encoder built once: JSONEncoder.encode rebuilds it on every call, which
+    costs more than the encoding of a typical job's arguments. No markers dict (shared
+    state between threads); a circular structure then ends in RecursionError."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator (e.g. PyPy): the public, slower path
+        return _ENCODER.encode
+    c_encode = make(
+        None, _ENCODER.default, json.encoder.encode_basestring_ascii, None, ":", ",",
+        False, False, False,
+    )
+
+    def fast(value: Any) -> str:
+        return "".join(c_encode(value, 0))
+
+    return fast
+
+
+_encode = _make_fast_encoder()
 
 UniqueKeyFn = Callable[..., "str | None"]
 """Computes a job's unique key from the task's own arguments (None: not unique)."""
@@ -79,17 +100,18 @@ def check_tags(tags: object) -> list[str]:
         raise InvalidOption(f"tags must be a list of strings, got {tags!r}")
     out = list(tags)
     for tag in out:
-        if not isinstance(tag, str):
-            raise InvalidOption(f"tags must be strings, got {tag!r}")
+        if not isinstance(tag, str) or "\x00" in tag:
+            raise InvalidOption(f"tags must be strings without NUL characters, got {tag!r}")
     return out
 
 
 def check_unique_key(key: object) -> str | None:
     if key is None:
         return None
-    if not isinstance(key, str) or not key or len(key) > UNIQUE_KEY_MAX:
+    if not isinstance(key, str) or not key or len(key) > UNIQUE_KEY_MAX or "\x00" in key:
         raise InvalidOption(
-            f"unique_key must be a non-empty string of at most {UNIQUE_KEY_MAX} characters, "
+            f"unique_key must be a non-empty string of at most {UNIQUE_KEY_MAX} characters "
+            "(no NUL), "
             f"got {key!r:.80}"
         )
     return key
@@ -162,6 +184,8 @@ def encode(value: Any, what: str) -> str:
         text = _encode(value)
     except (TypeError, ValueError) as exc:
         raise InvalidPayload(f"{what} must be JSON-serialisable ({exc}); pass plain data") from None
+    except RecursionError:
+        raise InvalidPayload(f"{what} are circular or too deeply nested for JSON") from None
     if "\\u0000" in text or "\\ud" in text:
         _check_strings(value, what)
     return text
@@ -197,6 +221,9 @@ def check_size(args_json: str, kwargs_json: str, cap: int) -> None:
         )
 
 
+_NO_NAMES: frozenset[str] = frozenset()
+
+
 class ArgsCheck:
     """Checks that arguments fit the task function's signature, as a call would.
 
@@ -219,7 +246,7 @@ class ArgsCheck:
         self._sig = sig.replace(parameters=params)
 
     def __call__(self, args: Sequence[Any], kwargs: Mapping[str, Any]) -> None:
-        shape = (len(args), frozenset(kwargs))
+        shape = (len(args), frozenset(kwargs) if kwargs else _NO_NAMES)
         if self._sig is None or shape in self._ok:
             return
         try:

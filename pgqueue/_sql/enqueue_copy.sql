@@ -1,5 +1,7 @@
 -- Bulk enqueue: COPY is the fastest way in (a multi-row INSERT ... SELECT FROM unnest
 -- measured about 35% slower here). COPY fires the statement-level NOTIFY trigger like
--- INSERT, so a batch wakes each queue once; run_at is always given (ids query clock).
-COPY pgqueue.jobs (id, queue, task, args, kwargs, priority, max_attempts, run_at, tags)
+-- INSERT, so a batch wakes each queue once. Ids come from enqueue_reserve_ids (COPY
+-- writes them like OVERRIDING SYSTEM VALUE); run_at is always given, dated with the
+-- database's clock. The per-job columns come first, the ones shared by the batch last.
+COPY pgqueue.jobs (id, args, kwargs, queue, task, priority, max_attempts, run_at, tags)
 FROM STDIN
