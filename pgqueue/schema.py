@@ -162,6 +162,7 @@ schedule_ticks = Table(
     Column("fire_at", TIMESTAMPTZ, primary_key=True),
     Column("job_id", BigInteger),
     Column("fired_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
+    Column("fired_by", UUID(as_uuid=True)),
 )
 
 __all__ = ["job_dependencies", "jobs", "metadata", "queues", "schedule_ticks", "schedules", "workers"]

@@ -53,6 +53,7 @@ UPGRADE = [
         fire_at   timestamptz NOT NULL,
         job_id    bigint,
         fired_at  timestamptz NOT NULL DEFAULT now(),
+        fired_by  uuid,
         PRIMARY KEY (schedule, fire_at)
     )
     """,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -55,9 +56,15 @@ class Scheduler:
     """Registers the app's schedules and fires due ticks; ``start()``/``stop()`` run it
     on a daemon thread. ``clock`` is injectable for tests."""
 
-    def __init__(self, app: App, *, clock: Clock = _utcnow) -> None:
+    def __init__(
+        self, app: App, *, clock: Clock = _utcnow, pool: Any = None, owner: uuid.UUID | None = None
+    ) -> None:
         self.app = app
+        self.owner = owner
+        """The worker id recorded on the ticks this scheduler fires."""
         self.clock = clock
+        # A worker passes its own pool so the scheduler costs it no extra connection.
+        self.pool = pool if pool is not None else app.pool
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.fired = 0
@@ -66,7 +73,7 @@ class Scheduler:
     def sync(self) -> None:
         """Upsert every schedule defined on the app (idempotent)."""
         now = self.clock()
-        with self.app.pool.connection() as conn, conn.transaction():
+        with self.pool.connection() as conn, conn.transaction():
             for sched in self.app.schedules.values():
                 conn.execute(
                     query("cron_upsert"),
@@ -89,14 +96,14 @@ class Scheduler:
     def tick(self) -> float:
         """Fire every due tick; return seconds until the next one is due (capped)."""
         now = self.clock()
-        with self.app.pool.connection() as conn, conn.transaction():
+        with self.pool.connection() as conn, conn.transaction():
             cur = conn.execute(query("cron_due"), {"now": now})
             assert cur.description is not None
             cols = [c.name for c in cur.description]
             for values in cur.fetchall():
                 row = dict(zip(cols, values, strict=True))
                 self._fire(conn, row, now)
-        with self.app.pool.connection() as conn:
+        with self.pool.connection() as conn:
             found = conn.execute(query("cron_next")).fetchone()
         nearest, unset = found if found else (None, False)
         if unset:
@@ -118,8 +125,9 @@ class Scheduler:
             return
         fire, following = due_ticks(sched, row["next_fire_at"], now)
         for fire_at in fire:
-            if conn.execute(query("cron_claim_tick"), {"name": sched.name, "fire_at": fire_at}).fetchone():
-                job = conn.execute(query("cron_fire"), {"name": sched.name, "fire_at": fire_at}).fetchone()
+            slot = {"name": sched.name, "fire_at": fire_at, "fired_by": self.owner}
+            if conn.execute(query("cron_claim_tick"), slot).fetchone():
+                job = conn.execute(query("cron_fire"), slot).fetchone()
                 self.fired += 1
                 log.info(
                     "schedule %s fired for %s", sched.name, fire_at.isoformat(),
@@ -135,7 +143,7 @@ class Scheduler:
         )
 
     def prune_ticks(self) -> int:
-        with self.app.pool.connection() as conn:
+        with self.pool.connection() as conn:
             deleted: int = conn.execute(query("cron_prune_ticks"), {"keep_s": TICK_RETENTION_S}).rowcount
             return deleted
 

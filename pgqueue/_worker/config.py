@@ -46,6 +46,9 @@ class WorkerConfig:
     listen_dsn: str | None = None
     rescue: bool = True
     """Take part in the rescuer election (turn off only for special deployments)."""
+    cron: bool = True
+    """Run the app's periodic schedules (pgqueue._maintenance.cron); every worker may, each
+    tick still fires exactly once."""
     retention: bool = True
     """Take part in pruning finished jobs past their retention (pgqueue._admin.prune)."""
     stop_when_idle: bool = False

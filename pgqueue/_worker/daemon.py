@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 
 from .. import _db
+from .._maintenance.cron import Scheduler
 from .._maintenance.rescuer import Rescuer
 from .._settings import check_name
 from ..errors import SchemaOutOfDate
@@ -122,6 +123,7 @@ class Worker:
         self._ticker = Ticker()
         self._heartbeat = Heartbeat(self.id, self.queues, config.concurrency, config.lease, config.meta)
         self._rescuer = Rescuer()
+        self._scheduler: Scheduler | None = None
 
     def __repr__(self) -> str:
         return f"<Worker {self.id} queues={','.join(self.queues)} concurrency={self.config.concurrency}>"
@@ -223,6 +225,9 @@ class Worker:
         if self._parent_pid is not None:
             self._ticker.add("parent", PARENT_CHECK_S, self._check_parent)
         self._ticker.start()
+        if self.config.cron and self.app.schedules:
+            self._scheduler = Scheduler(self.app, pool=self._pool, owner=self.id)
+            self._scheduler.start()
         log.info(
             "worker %s started: queues=%s concurrency=%s pid=%s",
             self.id,
@@ -247,6 +252,9 @@ class Worker:
         assert self._completer is not None
         self._completer.stop(COMPLETER_FLUSH_S)
         self._ticker.stop()
+        if self._scheduler is not None:
+            self._scheduler.stop()
+            self._scheduler = None
         if self._listener is not None:
             self._listener.stop()
         try:

@@ -8,7 +8,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 
 import psycopg
@@ -121,39 +120,49 @@ def test_disable_enable_and_run_now(dsn: str, conn: psycopg.Connection) -> None:
     assert conn.execute("SELECT count(*) FROM pgqueue.jobs").fetchone() == (2,)
 
 
-def test_three_scheduler_processes_one_job_per_tick_and_a_kill(dsn: str) -> None:
+def _fired(conn: psycopg.Connection) -> list[tuple[datetime, object]]:
+    return conn.execute(
+        "SELECT t.fire_at, t.fired_by FROM pgqueue.schedule_ticks t"
+        " JOIN pgqueue.jobs j ON j.id = t.job_id ORDER BY 1"
+    ).fetchall()
+
+
+def test_three_workers_fire_one_job_per_tick_and_survive_killing_the_last_firer(dsn: str) -> None:
+    env = {**os.environ, "PGQUEUE_DSN": dsn}
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "tests.flow.cron_runner", dsn],
-            stdout=subprocess.PIPE, text=True, start_new_session=True,
+            [sys.executable, "-m", "pgqueue.cli", "work", "--app", "tests.flow.cron_app:app",
+             "-q", "cron", "--concurrency", "2"],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
         )
         for _ in range(3)
     ]
     try:
-        for p in procs:
-            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
         with psycopg.connect(dsn, autocommit=True) as conn:
-            wait_for(lambda: conn.execute("SELECT count(*) FROM pgqueue.jobs").fetchone()[0] >= 3,
-                     timeout=30)
-            # Kill the scheduler that fired last tick (any of them may have); keep going.
-            os.kill(procs[0].pid, signal.SIGKILL)
-            procs[0].wait()
-            start = time.monotonic()
-            wait_for(lambda: conn.execute("SELECT count(*) FROM pgqueue.jobs").fetchone()[0] >= 7,
-                     timeout=30)
-            assert time.monotonic() - start < 30
-        for p in procs[1:]:
-            p.send_signal(signal.SIGTERM)
-        for p in procs[1:]:
-            p.wait(timeout=20)
+            wait_for(lambda: conn.execute(
+                "SELECT count(*) FROM pgqueue.workers").fetchone()[0] == 3, timeout=30)
+            fired = wait_for(lambda: (rows := _fired(conn)) and len(rows) >= 3 and rows, timeout=30)
+            last_firer = fired[-1][1]
+            worker_pids = dict(conn.execute("SELECT id, pid FROM pgqueue.workers").fetchall())
+            victim = next(p for p in procs if p.pid == worker_pids[last_firer])
+            os.kill(victim.pid, signal.SIGKILL)
+            victim.wait()
+            seen = len(fired)
+            wait_for(lambda: len(_fired(conn)) >= seen + 4, timeout=30)
+        for p in procs:
+            if p is not victim:
+                p.send_signal(signal.SIGTERM)
+        for p in procs:
+            p.wait(timeout=40)
         with psycopg.connect(dsn) as conn:
-            fires = [r[0] for r in conn.execute(
-                "SELECT t.fire_at FROM pgqueue.schedule_ticks t JOIN pgqueue.jobs j ON j.id = t.job_id"
-                " ORDER BY 1").fetchall()]
+            rows = _fired(conn)
+            fires = [r[0] for r in rows]
             total = conn.execute("SELECT count(*) FROM pgqueue.jobs").fetchone()[0]
+            firers = {r[1] for r in rows}
         assert total == len(fires) == len(set(fires))
         gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(fires)]
         assert gaps and all(g == 1.0 for g in gaps), gaps
+        assert len(firers) >= 2  # the next ticks were fired by a surviving worker
     finally:
         for p in procs:
             if p.poll() is None:
