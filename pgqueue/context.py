@@ -24,7 +24,7 @@ class Context:
     checks it can return early; its job is handed back or retried either way.
     """
 
-    __slots__ = ("_cancel", "app", "job", "worker_id")
+    __slots__ = ("_cancel", "_progress_at", "app", "job", "worker_id")
 
     def __init__(
         self, app: App, row: JobRow, worker_id: uuid.UUID, cancel: threading.Event | None = None
@@ -33,6 +33,7 @@ class Context:
         self.job = Job(app, row.id, row)
         self.worker_id = worker_id
         self._cancel = cancel or threading.Event()
+        self._progress_at: float | None = None
 
     def __repr__(self) -> str:
         return f"<Context job={self.job.id} attempt={self.attempt}>"
@@ -50,6 +51,19 @@ class Context:
     def cancelled(self) -> bool:
         """True once the worker has asked this attempt to stop."""
         return self._cancel.is_set()
+
+    def progress(self, current: float, total: float | None = None, message: str | None = None) -> bool:
+        """Report how far this attempt is; readable as ``job.refresh().progress``.
+
+        Writes are throttled to one per PROGRESS_INTERVAL_S (the first and the final
+        one, ``current >= total``, always go through), so a tight loop does not
+        hammer the database; returns whether this call was written. The write is
+        fenced like a completion: a worker that lost the job cannot change it.
+        Raises InvalidOption for a non-numeric or negative ``current``/``total``.
+        """
+        from ._progress import report
+
+        return report(self, current, total, message)
 
     def retry(self, exc: BaseException | None = None, delay: float | None = None) -> NoReturn:
         """Fail this attempt now and retry after ``delay`` seconds (else the back-off).

@@ -69,6 +69,8 @@ class JobRow:
     errors: list[Any]
     unique_key: str | None
     tags: list[str]
+    progress: dict[str, Any] | None = None
+    """The last ``ctx.progress(...)`` report: current, total, message, at (not in claim rows)."""
 
 
 class Job:
@@ -113,6 +115,11 @@ class Job:
     @property
     def state(self) -> JobState:
         return self.row.state
+
+    @property
+    def progress(self) -> dict[str, Any] | None:
+        """The last progress report (``{"current", "total", "message", "at"}``) or None."""
+        return self.row.progress
 
     # --- results (written by the worker; waiting polls the row with back-off) ---------------
     def result(self, timeout: float | None = None) -> Any:

@@ -18,13 +18,11 @@ When a dependency ends ``dead`` or ``cancelled`` its dependents are cancelled
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-import psycopg
-
+from . import _conn
 from ._sql import query
 from .errors import InvalidOption, JobNotFound
 
@@ -34,21 +32,6 @@ if TYPE_CHECKING:
     from .task import Task
 
 DEPENDENCY_FAILURE = ("cancel", "run")
-
-
-@contextmanager
-def _transaction(app: App, conn: Any) -> Iterator[psycopg.Connection[Any]]:
-    """A psycopg connection inside a transaction: the caller's (committed by the
-    caller) or one of pgqueue's pool (committed here)."""
-    if conn is None:
-        with app.pool.connection() as pg, pg.transaction():
-            yield pg
-        return
-    if isinstance(conn, psycopg.Connection):
-        with conn.transaction():
-            yield conn
-        return
-    raise InvalidOption(f"workflows take a psycopg Connection as conn=, got {type(conn).__name__}")
 
 
 @dataclass(frozen=True)
@@ -220,7 +203,7 @@ def _row(app: App, node: _Node, has_dependents: bool, external: int = 0) -> dict
 def _write(
     app: App, conn: Any, rows: list[dict[str, Any]], nodes: list[_Node], external: list[int]
 ) -> list[int]:
-    with _transaction(app, conn) as pg:
+    with _conn.transaction(app, conn) as pg:
         with pg.cursor() as cur:
             cur.executemany(query("flow_insert"), rows, returning=True)
             ids: list[int] = []
@@ -259,7 +242,7 @@ def enqueue_with_dependencies(
     parent_ids = sorted({p if isinstance(p, int) else p.id for p in depends_on})
     sig = Signature(task, tuple(args), dict(kwargs), immutable=True, options=dict(options))
     node = _Node(sig, [], None)
-    with _transaction(app, conn) as pg:
+    with _conn.transaction(app, conn) as pg:
         states = dict(pg.execute(query("flow_mark_parents"), {"ids": parent_ids}).fetchall())
         missing = [p for p in parent_ids if p not in states]
         if missing:

@@ -1,0 +1,36 @@
+"""Tasks for the workflow tests, run by `pgqueue work` subprocesses."""
+
+from __future__ import annotations
+
+import os
+
+import pgqueue
+
+app = pgqueue.App()
+
+
+@app.task(name="flow.add")
+def add(x: int, y: int = 0) -> int:
+    return x + y
+
+
+@app.task(name="flow.mul", queue="flow.math")
+async def mul(x: int, y: int) -> int:
+    return x * y
+
+
+@app.task(name="flow.total")
+def total(xs: list[int]) -> dict[str, int]:
+    return {"sum": sum(xs), "n": len(xs), "pid": os.getpid()}
+
+
+@app.task(name="flow.boom", max_attempts=1)
+def boom(x: int) -> int:
+    raise ValueError(f"boom {x}")
+
+
+@app.task(name="flow.progress", bind=True)
+def progress(ctx: pgqueue.Context, steps: int) -> int:
+    for i in range(1, steps + 1):
+        ctx.progress(i, steps, message=f"step {i}")
+    return steps
