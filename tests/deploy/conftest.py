@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,3 +25,17 @@ def worker_group(tmp_path: Path) -> Iterator[WorkerGroup]:
     group = WorkerGroup(tmp_path / "workers")
     yield group
     group.stop(timeout=20)
+
+
+@pytest.fixture
+def service_dir() -> Iterator[Path]:
+    """A directory for pgbouncer and PostgreSQL clusters that run as the ``postgres`` user.
+
+    Not under pytest's tmp_path: every pytest session that starts (other suites run in
+    parallel on a shared machine) resets /tmp/pytest-of-<user> to mode 0700, which would
+    lock the service user out of its own files mid-test.
+    """
+    path = Path(tempfile.mkdtemp(prefix="pgqueue-deploy-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -1,8 +1,9 @@
 """Real infrastructure for the deployment tests: pgbouncer, throw-away PostgreSQL clusters
 (primary + streaming replica), worker processes in their own process groups.
 
-Everything listens on free ports under a temporary directory; the shared server on
-127.0.0.1:5432 is only ever used as a backend, never stopped or reconfigured.
+Everything listens on free ports and lives in a directory the caller provides (readable by
+the ``postgres`` user when running as root: the ``service_dir`` fixture); the shared server
+on 127.0.0.1:5432 is only ever used as a backend, never stopped or reconfigured.
 """
 
 from __future__ import annotations
@@ -75,16 +76,6 @@ def _hand_over(path: Path) -> None:
             os.chown(p, uid, gid)
 
 
-def make_world_traversable(path: Path) -> None:
-    # pytest's tmp_path parents are 0700 root-owned; the service user must reach its files.
-    for parent in [path, *path.parents]:
-        if parent == Path("/"):
-            break
-        mode = parent.stat().st_mode
-        if mode & 0o005 != 0o005:
-            parent.chmod(mode | 0o005)
-
-
 def wait_port(host: str, port: int, timeout: float = 30.0) -> None:
     def accepts() -> bool:
         try:
@@ -133,7 +124,6 @@ class PgBouncer:
         ini = f"[databases]\n{dbs}\n\n[pgbouncer]" + "\n".join(lines) + "\n"
         (self.dir / "pgbouncer.ini").write_text(ini)
         (self.dir / "userlist.txt").write_text('"postgres" ""\n')
-        make_world_traversable(self.dir)
         _hand_over(self.dir)
         prefix, _, _ = _service_user()
         self.proc = subprocess.Popen(
@@ -193,9 +183,12 @@ class Cluster:
             raise RuntimeError(f"{' '.join(argv)} failed:\n{done.stdout}\n{done.stderr}\n{self.log()}")
 
     def _prepare_dirs(self) -> None:
+        # The parent holds the server logs and the socket directory: the service user's.
         self.sockdir.mkdir(parents=True, exist_ok=True)
-        make_world_traversable(self.datadir.parent)
-        _hand_over(self.sockdir)
+        _, uid, gid = _service_user()
+        if uid is not None and gid is not None:
+            os.chown(self.datadir.parent, uid, gid)
+            os.chown(self.sockdir, uid, gid)
 
     def initdb(self) -> Cluster:
         self.datadir.mkdir(parents=True)

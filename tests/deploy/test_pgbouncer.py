@@ -17,10 +17,10 @@ JOBS = 60
 
 
 @pytest.fixture
-def bouncer(tmp_path: Path, dsn: str) -> Iterator[PgBouncer]:
+def bouncer(service_dir: Path, dsn: str) -> Iterator[PgBouncer]:
     info = psycopg.conninfo.conninfo_to_dict(dsn)
     backend = f"host={info.get('host', '127.0.0.1')} port={info.get('port', 5432)}"
-    b = PgBouncer(tmp_path / "pgbouncer").start({"*": backend})
+    b = PgBouncer(service_dir / "pgbouncer").start({"*": backend})
     yield b
     b.stop()
 
