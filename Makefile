@@ -25,11 +25,17 @@ test-chaos: $(STAMP)
 	PGQUEUE_CHAOS=full $(BIN)/pytest -m chaos
 
 lint: $(STAMP)
-	$(BIN)/ruff check pgqueue tests migrations
+	$(BIN)/ruff check pgqueue tests migrations examples
 	$(BIN)/mypy --strict pgqueue
 
 bench: $(STAMP)
 	$(BIN)/pgqueue bench
+
+# The example web app, a worker and the dashboard on the embedded database (unless
+# PGQUEUE_DSN or DATABASE_URL says otherwise); Ctrl-C stops all three.
+# Options: make example EXAMPLE_ARGS="--port 8001 --dashboard-port 8081"
+example: $(STAMP)
+	$(BIN)/python -m examples.webapp $(EXAMPLE_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Example applications built on pgqueue (not part of the installed package)."""

@@ -1,0 +1,60 @@
+"""``make example`` runs ``python -m examples.webapp``: one foreground command that starts
+the web app, a worker and the dashboard, and stops them all on Ctrl-C."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import psycopg
+
+from tests.example.conftest import ROOT, child_env, free_port, stop_group
+from tests.helpers import wait_for
+
+
+def test_one_command_starts_the_stack_and_ctrl_c_stops_all_of_it(dsn: str, tmp_path: Path) -> None:
+    port, dashboard_port = free_port(), free_port()
+    log = tmp_path / "launcher.log"
+    with open(log, "wb") as out:
+        launcher = subprocess.Popen(
+            [sys.executable, "-m", "examples.webapp", "--port", str(port),
+             "--dashboard-port", str(dashboard_port)],
+            cwd=ROOT, env=child_env(dsn), stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own group, like a terminal's foreground job
+        )
+    try:
+        wait_for(lambda: "Ctrl-C stops everything" in log.read_text() or launcher.poll() is not None,
+                 timeout=90, interval=0.1)
+        text = log.read_text()
+        assert launcher.poll() is None, text
+        pids = {name: int(pid) for name, pid in re.findall(r"(web|worker|dashboard) pid (\d+)", text)}
+        assert set(pids) == {"web", "worker", "dashboard"}
+
+        web = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        assert httpx.get(f"http://127.0.0.1:{dashboard_port}/healthz", timeout=30).text == "ok"
+        created = web.post("/signup", json={"email": "grace@example.com", "name": "Grace"}).json()
+        wait_for(lambda: web.get(f"/jobs/{created['welcome_job_id']}").json()["state"] == "succeeded",
+                 timeout=60, interval=0.1)
+        web.close()
+
+        os.killpg(launcher.pid, signal.SIGINT)  # what Ctrl-C does to the foreground group
+        assert launcher.wait(timeout=60) == 0, log.read_text()
+    finally:
+        stop_group(launcher)
+
+    text = log.read_text()
+    assert "stopped" in text.splitlines()[-1], text
+    for name, pid in pids.items():  # reaped by the launcher: gone, not zombies
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        raise AssertionError(f"{name} (pid {pid}) outlived the launcher")
+    with psycopg.connect(dsn, autocommit=True) as conn:  # the worker shut down cleanly
+        alive = conn.execute("SELECT count(*) FROM pgqueue.workers_status WHERE status = 'alive'")
+        assert alive.fetchone() == (0,)
