@@ -158,7 +158,7 @@ def resolve(task: TaskOptions, options: EnqueueOptions) -> Resolved:
     else:
         fixed = task.unique_key
     return Resolved(
-        queue=check_name(options.queue or task.queue, "queue"),
+        queue=check_name(task.queue if options.queue is None else options.queue, "queue"),
         task=task.name,
         priority=check_priority(task.priority if options.priority is None else options.priority),
         max_attempts=check_max_attempts(
