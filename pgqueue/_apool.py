@@ -31,14 +31,18 @@ class LazyAsyncPool:
 
     async def get(self) -> Pool:
         loop = asyncio.get_running_loop()
-        if self._future is None or self._loop is not loop:
+        future = self._future
+        failed = future is not None and future.done() and (
+            future.cancelled() or future.exception() is not None
+        )
+        if future is None or self._loop is not loop or failed:  # a failed attempt is retried
             self._discard()
             self._loop = loop
-            self._future = asyncio.ensure_future(
+            future = self._future = asyncio.ensure_future(
                 make_async_pool(self._dsn_factory(), min_size=self._min, max_size=self._max)
             )
         # shield: one caller being cancelled must not cancel the pool others wait for
-        return await asyncio.shield(self._future)
+        return await asyncio.shield(future)
 
     async def aclose(self) -> None:
         """Close the pool (awaited when it belongs to the running loop)."""
