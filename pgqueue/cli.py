@@ -26,7 +26,7 @@ app = typer.Typer(
 # Areas, in the order their commands appear in --help.
 AREAS = (
     "migrate", "db", "work", "schedules", "jobs", "queues", "workers", "stats", "prune", "doctor",
-    "health", "dashboard", "demo",
+    "health", "dashboard", "demo", "bench",
 )
 
 

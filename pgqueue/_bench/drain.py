@@ -1,0 +1,168 @@
+"""Drain scenarios: ``drain`` (a backlog of no-op jobs, 1 and 2 worker processes),
+``history`` (the same with finished jobs retained), ``retries`` (5% fail once, 0.5%
+always) and ``ceiling`` (a bare-SQL claim/complete loop, the reference on this box)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from .._sql import query
+from .db import Probe
+from .report import Result, median
+from .tasks import QUEUE
+from .workers import Workers
+
+POLL_S = 0.1
+DRAIN_TIMEOUT_S = 300.0
+
+
+@dataclass
+class Drained:
+    rate: float
+    counters: dict[str, Any]
+
+
+def seed(probe: Probe, jobs: int, sql_name: str = "bench_seed") -> None:
+    probe.run(sql_name, {"n": jobs, "queue": QUEUE, "task": "bench.noop", "max_attempts": 5})
+    probe.run("bench_vacuum")
+
+
+def run_workers(probe: Probe, jobs: int, processes: int, concurrency: int | None) -> Drained:
+    """Start the workers on the seeded backlog and wait until every job is finished; the
+    rate is finished jobs / (last finish - first start) on the database clock."""
+    since = probe.one("bench_now")
+    before = probe.snapshot()
+    with Workers(probe.dsn, processes=processes, concurrency=concurrency) as w:
+        deadline = time.monotonic() + DRAIN_TIMEOUT_S
+        while probe.one("bench_pending", {"queue": QUEUE}):
+            if time.monotonic() > deadline:
+                raise RuntimeError("drain did not finish in time")
+            w._check_alive()
+            time.sleep(POLL_S)
+    done, seconds = probe.conn.execute(query("bench_span"), {"queue": QUEUE, "since": since}).fetchone() or (
+        0,
+        0,
+    )
+    if done != jobs:
+        raise RuntimeError(f"{done} of {jobs} jobs finished")
+    return Drained(jobs / float(seconds), probe.counters(before, jobs).as_dict())
+
+
+def drain(probe: Probe, jobs: int, processes: int, concurrency: int | None, runs: int) -> Result:
+    rates: list[float] = []
+    counters: dict[str, Any] = {}
+    for _ in range(runs):
+        probe.reset()
+        seed(probe, jobs)
+        d = run_workers(probe, jobs, processes, concurrency)
+        rates.append(d.rate)
+        counters = counters or d.counters
+    label = "default" if concurrency is None else str(concurrency)
+    return Result(
+        "drain",
+        f"{jobs:,} no-op, {processes} proc x concurrency {label}",
+        median(rates),
+        rates,
+        counters=counters,
+        extra={"processes": processes, "concurrency": concurrency},
+    )
+
+
+def history(
+    probe: Probe, jobs: int, retained: int, concurrency: int | None, clean: float, runs: int
+) -> Result:
+    """Drain ``jobs`` with ``retained`` finished jobs in the table (seeded once, kept)."""
+    probe.reset()
+    probe.run("bench_seed_history", {"n": retained, "queue": QUEUE})
+    rates: list[float] = []
+    counters: dict[str, Any] = {}
+    for _ in range(runs):
+        seed(probe, jobs)
+        d = run_workers(probe, jobs, 1, concurrency)
+        rates.append(d.rate)
+        counters = counters or d.counters
+    rate = median(rates)
+    ratio = rate / clean
+    return Result(
+        "history",
+        f"{jobs:,} no-op, {retained:,} finished retained, 1 proc",
+        rate,
+        rates,
+        counters=counters,
+        goal=">= 0.9x clean drain",
+        met=ratio >= 0.9,
+        extra={"ratio_to_clean": round(ratio, 3), "clean_rate": round(clean, 1)},
+    )
+
+
+def retries(probe: Probe, jobs: int, concurrency: int | None, clean: float) -> Result:
+    """``jobs`` jobs of which 5% fail once and 0.5% always (3 attempts, no back-off);
+    checks the exact final counts and attempts."""
+    probe.reset()
+    seed(probe, jobs, "bench_seed_mixed")
+    d = run_workers(probe, jobs, 1, concurrency)
+    always = jobs // 200
+    once = jobs // 20 - always
+    plain = jobs - always - once
+    expected = {
+        ("bench.noop", "succeeded"): (plain, plain),
+        ("bench.fail_once", "succeeded"): (once, 2 * once),
+        ("bench.fail_always", "dead"): (always, 3 * always),
+    }
+    found = {(t, s): (int(c), int(a)) for t, s, c, a in probe.all("bench_outcomes", {"queue": QUEUE})}
+    exact = found == expected
+    ratio = d.rate / clean
+    return Result(
+        "retries",
+        f"{jobs:,} jobs, 5% fail once, 0.5% always, 1 proc",
+        d.rate,
+        [d.rate],
+        counters=d.counters,
+        goal=">= 0.85x clean drain, exact counts",
+        met=exact and ratio >= 0.85,
+        extra={
+            "ratio_to_clean": round(ratio, 3),
+            "counts_exact": exact,
+            "found": {f"{t}/{s}": v for (t, s), v in found.items()},
+        },
+    )
+
+
+def ceiling(probe: Probe, jobs: int, batch: int, runs: int) -> Result:
+    """A bare claim-``batch`` + batched-complete loop on one connection, no pgqueue code."""
+    rates: list[float] = []
+    counters: dict[str, Any] = {}
+    from .. import _db
+
+    for _ in range(runs):
+        probe.reset()
+        seed(probe, jobs)
+        before = probe.snapshot()
+        worker = uuid.uuid4()
+        with _db.connect(probe.dsn) as conn:
+            claim, complete = query("bench_ceiling_claim"), query("bench_ceiling_complete")
+            args = {"worker": worker, "queue": QUEUE, "limit": batch}
+            start = time.perf_counter()
+            done = 0
+            while True:
+                rows = conn.execute(claim, args).fetchall()
+                if not rows:
+                    break
+                conn.execute(
+                    complete,
+                    {"ids": [r[0] for r in rows], "attempts": [r[1] for r in rows], "worker": worker},
+                )
+                done += len(rows)
+            rates.append(done / (time.perf_counter() - start))
+        counters = counters or probe.counters(before, jobs).as_dict()
+    return Result(
+        "ceiling",
+        f"bare SQL, claim {batch} + batched complete, 1 conn",
+        median(rates),
+        rates,
+        counters=counters,
+        extra={"batch": batch},
+    )

@@ -1,0 +1,183 @@
+"""Runs the scenarios of a profile in order and collects their results."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.console import Console
+
+from . import drain, enqueue, latency, xmin
+from .db import Probe
+from .report import Result
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes of every scenario. ``FULL`` is the issue's; ``QUICK`` is a smoke run."""
+
+    bulk_jobs: int
+    bulk_runs: int
+    single_jobs: int
+    drain_jobs: int
+    drain_runs: int
+    concurrencies: tuple[int | None, ...]
+    latency_rate: float
+    latency_s: float
+    poll_interval: float
+    history_rows: int
+    retry_jobs: int
+    xmin_baseline_s: float
+    xmin_hold_s: float
+    xmin_recovery_s: float
+    idle_s: float
+
+
+FULL = Profile(
+    bulk_jobs=100_000,
+    bulk_runs=3,
+    single_jobs=10_000,
+    drain_jobs=100_000,
+    drain_runs=1,
+    concurrencies=(None, 100),
+    latency_rate=20.0,
+    latency_s=30.0,
+    poll_interval=1.0,
+    history_rows=1_000_000,
+    retry_jobs=100_000,
+    xmin_baseline_s=15.0,
+    xmin_hold_s=60.0,
+    xmin_recovery_s=60.0,
+    idle_s=20.0,
+)
+QUICK = Profile(
+    bulk_jobs=20_000,
+    bulk_runs=1,
+    single_jobs=2_000,
+    drain_jobs=20_000,
+    drain_runs=1,
+    concurrencies=(None, 100),
+    latency_rate=20.0,
+    latency_s=5.0,
+    poll_interval=1.0,
+    history_rows=100_000,
+    retry_jobs=20_000,
+    xmin_baseline_s=5.0,
+    xmin_hold_s=10.0,
+    xmin_recovery_s=20.0,
+    idle_s=5.0,
+)
+SCENARIOS = (
+    "enqueue-bulk",
+    "enqueue-single",
+    "drain",
+    "ceiling",
+    "history",
+    "retries",
+    "latency",
+    "held-xmin",
+    "idle",
+)
+
+
+def run(dsn: str, profile: Profile, only: tuple[str, ...], console: Console) -> list[Result]:
+    """Run the scenarios named in ``only`` (all when empty) in the database ``dsn``."""
+    wanted = set(only or SCENARIOS)
+    results: list[Result] = []
+    probe = Probe(dsn)
+
+    def step(name: str, fn: Callable[[], list[Result] | Result]) -> None:
+        if name not in wanted:
+            return
+        t = time.monotonic()
+        console.print(f"[dim]{name} ...[/dim]", end=" ")
+        out = fn()
+        got = out if isinstance(out, list) else [out]
+        results.extend(got)
+        console.print(f"[dim]{time.monotonic() - t:.0f}s[/dim]")
+
+    p = profile
+    try:
+        step("enqueue-bulk", lambda: enqueue.bulk(probe, p.bulk_jobs, p.bulk_runs))
+        step("enqueue-single", lambda: [enqueue.single(probe, p.single_jobs, n) for n in (1, 8)])
+
+        drains: list[Result] = []
+
+        def run_drains() -> list[Result]:
+            for processes in (1, 2):
+                for c in p.concurrencies:
+                    drains.append(drain.drain(probe, p.drain_jobs, processes, c, p.drain_runs))
+            return drains
+
+        step("drain", run_drains)
+        best_c = _best_concurrency(drains)
+        clean = _best_rate(drains, 1) or 0.0
+        batch = best_c if best_c is not None else _default_concurrency()
+        step("ceiling", lambda: drain.ceiling(probe, p.drain_jobs, batch, p.drain_runs))
+        if clean == 0.0 and ({"history", "retries"} & wanted):
+            clean = drain.drain(probe, p.drain_jobs, 1, best_c, 1).rate or 0.0
+        step(
+            "history", lambda: drain.history(probe, p.drain_jobs, p.history_rows, best_c, clean, p.drain_runs)
+        )
+        step("retries", lambda: drain.retries(probe, p.retry_jobs, best_c, clean))
+        step(
+            "latency",
+            lambda: [
+                latency.latency(
+                    probe, p.latency_rate, p.latency_s, listen=True, poll_interval=p.poll_interval
+                ),
+                latency.latency(
+                    probe, p.latency_rate, p.latency_s, listen=False, poll_interval=p.poll_interval
+                ),
+            ],
+        )
+        step(
+            "held-xmin",
+            lambda: xmin.held_xmin(probe, best_c, p.xmin_baseline_s, p.xmin_hold_s, p.xmin_recovery_s),
+        )
+        step("idle", lambda: latency.idle(probe, p.idle_s))
+    finally:
+        probe.close()
+    _judge_drains(results)
+    return results
+
+
+def _default_concurrency() -> int:
+    from .._worker.config import CONCURRENCY
+
+    return CONCURRENCY
+
+
+def _best_rate(drains: list[Result], processes: int) -> float | None:
+    rates = [r.rate for r in drains if r.extra.get("processes") == processes and r.rate is not None]
+    return max(rates) if rates else None
+
+
+def _best_concurrency(drains: list[Result]) -> int | None:
+    one = [r for r in drains if r.extra.get("processes") == 1 and r.rate is not None]
+    if not one:
+        return None
+    return max(one, key=lambda r: r.rate or 0.0).extra.get("concurrency")
+
+
+def _judge_drains(results: list[Result]) -> None:
+    """Goals of the drain rows: the best of each process count is judged, including the
+    ratio to the ceiling measured in the same run."""
+    ceiling = next((r.rate for r in results if r.scenario == "ceiling"), None)
+    for processes, goal in ((1, 20_000.0), (2, 26_000.0)):
+        rows = [r for r in results if r.scenario == "drain" and r.extra.get("processes") == processes]
+        if not rows:
+            continue
+        best = max(rows, key=lambda r: r.rate or 0.0)
+        best.extra["best"] = True
+        text = f">= {goal:,.0f}/s"
+        ok = (best.rate or 0.0) >= goal
+        if ceiling:
+            ratio = (best.rate or 0.0) / ceiling
+            best.extra["ratio_to_ceiling"] = round(ratio, 3)
+            text += ", >= 0.6x ceiling" if processes == 1 else ""
+            if processes == 1:
+                ok = ok and ratio >= 0.6
+        best.goal = text
+        best.met = ok

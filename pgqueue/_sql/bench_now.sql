@@ -1,0 +1,2 @@
+-- pgqueue bench: the database clock, to mark the start of a measuring window.
+SELECT clock_timestamp()
