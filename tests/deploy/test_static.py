@@ -208,7 +208,8 @@ def test_kubernetes_worker_drains_and_probes_through_pgqueue_health() -> None:
     }
     assert hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
     metric = hpa["spec"]["metrics"][0]["external"]["metric"]
-    assert metric["name"] == "pgqueue_queue_depth"
+    assert metric["name"] == "pgqueue_queue_jobs"
+    assert metric["selector"]["matchLabels"]["state"] == "queued"
 
 
 def test_kubernetes_migration_job_and_dashboard_service() -> None:
@@ -318,5 +319,6 @@ def test_queue_depth_exporter_query_runs_on_the_schema(conn: Any) -> None:
     cur = conn.execute(spec["query"])
     columns = [d.name for d in cur.description]
     assert columns == [next(iter(m)) for m in spec["metrics"]]
-    rows = {r[0]: r for r in cur.fetchall()}
-    assert rows["emails"][1] == 2  # pgqueue_queue_depth{queue="emails"}
+    rows = {(r[0], r[1]): r[2] for r in cur.fetchall()}
+    assert rows[("emails", "queued")] == 2  # pgqueue_queue_jobs{queue="emails",state="queued"}
+    assert rows[("emails", "running")] == 0
