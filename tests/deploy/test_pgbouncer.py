@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from pgqueue import _health
 from tests.deploy.infra import PgBouncer, WorkerGroup, enqueue_records, runs_per_job, states, wait_until
 from tests.helpers import wait_for
 
@@ -67,6 +68,8 @@ def test_worker_through_pgbouncer_with_listen_dsn(
     assert pooled_transactions(bouncer, db) - before >= JOBS
     assert listeners(deploy_log, db) == 1
     assert "prepared statement" not in worker_group.logs()
+    # The liveness probe of a worker pod, through the pooler: this host's worker heartbeats.
+    assert _health.check(pooled, worker=True).workers_alive == 1
     assert worker_group.stop() == [0]
 
 
@@ -84,8 +87,6 @@ def test_worker_through_pgbouncer_poll_only(
 
 
 def test_health_probe_through_pgbouncer(dsn: str, bouncer: PgBouncer) -> None:
-    from pgqueue import _health
-
     for _ in range(3):  # a transaction-local statement_timeout leaks into no other client
         verdict = _health.check(bouncer.dsn(dbname(dsn)))
         assert verdict.ok, verdict
