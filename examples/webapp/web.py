@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Annotated, Any
 
-import psycopg
 from fastapi import Depends, FastAPI, HTTPException, UploadFile
 from pydantic import BaseModel, Field
 from sqlalchemy import update
@@ -167,9 +166,7 @@ def create_report(body: ReportIn, session: DB) -> dict[str, Any]:
         group(count_part.s(report.id, part, body.parts) for part in range(body.parts)),
         assemble_report.s(report.id),
     )
-    # Workflows write through a psycopg connection: the Session's own, so the report
-    # row and its jobs commit together.
-    handle = flow.enqueue(conn=_psycopg(session))
+    handle = flow.enqueue(conn=session)  # the report row and its jobs commit together
     report.job_id = handle.final[0].id
     session.commit()
     return {"report_id": report.id, "job_id": report.job_id, "jobs": len(handle.jobs)}
@@ -200,9 +197,3 @@ def _job(job_id: int) -> dict[str, Any]:
         "state": row.state.value, "attempt": row.attempt, "max_attempts": row.max_attempts,
         "result": row.result, "last_error": row.last_error,
     }
-
-
-def _psycopg(session: Session) -> psycopg.Connection[Any]:
-    conn = session.connection().connection.driver_connection
-    assert isinstance(conn, psycopg.Connection)
-    return conn
