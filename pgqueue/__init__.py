@@ -6,6 +6,7 @@ Everything a user touches is re-exported here; underscore modules are private.
 from __future__ import annotations
 
 from ._dsn import resolve_dsn
+from ._hooks import JobEvent
 from ._settings import HIGH, LOW, NORMAL, Settings
 from ._worker import Worker
 from .app import App
@@ -32,6 +33,7 @@ __all__ = [
     "Context",
     "Discard",
     "Job",
+    "JobEvent",
     "JobFailed",
     "JobState",
     "PayloadTooLarge",

@@ -10,6 +10,7 @@ from . import _dsn
 from ._admin.queues import Queues
 from ._apool import LazyAsyncPool
 from ._db import LazyPool
+from ._hooks import Hooks, JobEventName, JobHook, Middleware, WorkerEventName, WorkerHook
 from ._schedule import ScheduleDef
 from ._settings import Settings, check_name
 from .errors import InvalidOption, UnknownTask
@@ -21,10 +22,12 @@ if TYPE_CHECKING:
     from psycopg.rows import TupleRow
     from psycopg_pool import AsyncConnectionPool
 
+    from ._metrics import Metrics
     from ._validate import ArgsCheck
 
 P = ParamSpec("P")
 R = TypeVar("R")
+H = TypeVar("H", bound=Callable[..., object])
 
 
 class App:
@@ -49,6 +52,9 @@ class App:
         self.strict = strict
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.schedules: dict[str, ScheduleDef] = {}
+        self.hooks = Hooks()
+        """Lifecycle hooks and middleware (see :meth:`on`, :meth:`middleware`)."""
+        self._metrics: Metrics | None = None
         self._dsn = dsn
         self._resolved_dsn: str | None = None
         self._pool = LazyPool(
@@ -301,3 +307,48 @@ class App:
     def job(self, job_id: int) -> Job:
         """A handle on an existing job (no query until you ask for something)."""
         return Job(self, job_id)
+
+    # --- lifecycle hooks, middleware, metrics -------------------------------------------------
+    @overload
+    def on(self, event: JobEventName) -> Callable[[JobHook], JobHook]: ...
+
+    @overload
+    def on(self, event: WorkerEventName) -> Callable[[WorkerHook], WorkerHook]: ...
+
+    def on(self, event: str) -> Callable[[H], H]:
+        """Register a lifecycle hook: ``@app.on("job_failed")`` above ``def f(event): ...``.
+
+        Job events (``job_started``, ``job_succeeded``, ``job_failed``, ``job_retried``,
+        ``job_snoozed``, ``job_dead``, ``job_cancelled``) call it with a
+        :class:`pgqueue.JobEvent`; ``worker_started`` / ``worker_stopping`` with the
+        :class:`pgqueue.Worker`. Called in the worker process, once per transition, after
+        it is committed (``job_started``: after the claim). A hook that raises is logged
+        and ignored. Raises InvalidOption for an unknown event or an ``async def`` hook.
+        """
+
+        def register(fn: H) -> H:
+            self.hooks.add(event, fn)
+            return fn
+
+        return register
+
+    def middleware(self, fn: Middleware) -> Middleware:
+        """Wrap every task attempt: ``fn(ctx)`` returns a context manager entered around
+        the task call (on its thread, or inside its asyncio task for ``async def`` tasks,
+        which may also get an async context manager). First registered is outermost;
+        an exception from a middleware fails the attempt like one from the task.
+        Raises InvalidOption when ``fn`` itself is ``async def``.
+        """
+        self.hooks.add_middleware(fn)
+        return fn
+
+    @property
+    def metrics(self) -> Metrics:
+        """Prometheus metrics of this app's workers (needs ``prometheus-client``, extra
+        ``pgqueue[metrics]``): ``app.metrics.serve(9464)``, ``app.metrics.registry``.
+        Made on first access; from then on workers of this app record into it."""
+        if self._metrics is None:
+            from ._metrics import Metrics
+
+            self._metrics = Metrics(self)
+        return self._metrics

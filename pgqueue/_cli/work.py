@@ -69,6 +69,18 @@ def register(app: typer.Typer) -> None:
         ),
         log_level: str = typer.Option("INFO", "--log-level", help="DEBUG shows every job state change."),
         log_format: str = typer.Option("text", "--log-format", help="text, or json (one object per line)."),
+        metrics_port: int | None = typer.Option(
+            None,
+            "--metrics-port",
+            envvar="PGQUEUE_METRICS_PORT",
+            help="Serve Prometheus metrics on this port (one endpoint for all --processes).",
+        ),
+        metrics_host: str = typer.Option(
+            "0.0.0.0", "--metrics-host", help="Address the metrics endpoint binds to."
+        ),
+        metrics_record: bool = typer.Option(
+            False, "--metrics-record", hidden=True, help="Record metrics for a supervisor that serves them."
+        ),
     ) -> None:
         """Run workers: claim jobs, run them, retry failures, until SIGTERM/SIGINT."""
         _logging.configure_logging(log_level, log_format)
@@ -95,9 +107,12 @@ def register(app: typer.Typer) -> None:
                     argv += [flag, str(value)]
             argv.append("--listen" if listen else "--no-listen")
             env = dict(os.environ, PGQUEUE_DSN=dsn)  # never on the command line (ps shows it)
+            env.pop("PGQUEUE_METRICS_PORT", None)  # only the supervisor serves
             if listen_dsn:
                 env["PGQUEUE_LISTEN_DSN"] = listen_dsn
-            raise typer.Exit(Supervisor(argv, processes, env).run())
+            if metrics_port is None:
+                raise typer.Exit(Supervisor(argv, processes, env).run())
+            raise typer.Exit(_supervise_with_metrics(argv, processes, env, dsn, metrics_port, metrics_host))
 
         from .._worker import Worker
         from .._worker.supervisor import parent_pid_from_env
@@ -116,4 +131,49 @@ def register(app: typer.Typer) -> None:
             listen_dsn=listen_dsn,
             parent_pid=parent_pid_from_env(),
         )
-        worker.run()
+        server = None
+        if metrics_port is not None or metrics_record:
+            try:
+                metrics = worker.app.metrics
+                if metrics_port is not None:
+                    server = metrics.serve(metrics_port, metrics_host)
+            except ConfigurationError as exc:
+                common.fail(str(exc), 2)
+        try:
+            worker.run()
+        finally:
+            if server is not None:
+                server.close()
+
+
+def _supervise_with_metrics(
+    argv: list[str], processes: int, env: dict[str, str], dsn: str, port: int, host: str
+) -> int:
+    """Run the children recording metrics into a fresh multiprocess directory, and serve
+    their sum (plus queue depth) from this process; the directory goes at the end."""
+    import shutil
+    import tempfile
+
+    from .. import _metrics
+    from .._worker.supervisor import Supervisor
+
+    path = tempfile.mkdtemp(prefix="pgqueue-metrics-")
+    try:
+        try:
+            server, queues = _metrics.serve_multiprocess(dsn, port, host, path)
+        except ConfigurationError as exc:
+            common.fail(str(exc), 2)
+        env[_metrics.MULTIPROC_ENV] = path
+        supervisor = Supervisor(
+            [*argv, "--metrics-record"],
+            processes,
+            env,
+            on_child_exit=lambda pid: _metrics.mark_process_dead(pid, path),
+        )
+        try:
+            return supervisor.run()
+        finally:
+            server.close()
+            queues.close()
+    finally:
+        shutil.rmtree(path, ignore_errors=True)

@@ -102,6 +102,7 @@ class Worker:
         )
         self.stats = WorkerStats()
         self.on_event = on_event
+        self._hooks = app.hooks
         self._dsn = dsn
         self._parent_pid = parent_pid
         self._stopping = threading.Event()
@@ -235,9 +236,13 @@ class Worker:
             self.config.concurrency,
             os.getpid(),
         )
+        if self._hooks.active:
+            self._hooks.worker("worker_started", self)
 
     def _shutdown(self) -> None:
         self._stopping.set()
+        if self._hooks.active:
+            self._hooks.worker("worker_stopping", self)
         self._heartbeat.stopping = True
         busy = self._executor.busy
         if busy:
@@ -339,6 +344,8 @@ class Worker:
                 log.debug("job %s running", row.id, extra=_extra(row))
             if self.on_event is not None:
                 emit(self.on_event, WorkerEvent("claimed", row.id, row.task, row.queue, row.attempt))
+            if self._hooks.active:
+                self._hooks.started(ex)
             self._executor.submit(ex)
         return jobs
 
@@ -373,6 +380,8 @@ class Worker:
 
     def _on_settled(self, ex: Execution, outcome: Outcome) -> None:
         assert self._completer is not None
+        if self._hooks.active:
+            self._hooks.settled(ex, outcome)
         self._completer.put(outcome)
         if outcome.kind in (Kind.RETRY, Kind.SNOOZE) and outcome.delay is not None and outcome.delay > 0:
             self._note_due(outcome.delay + 0.01)
@@ -405,6 +414,8 @@ class Worker:
                     )
                 if self.on_event is not None:
                     emit(self.on_event, WorkerEvent(kind, o.job_id, task, queue, o.attempt, o.last_error))
+                if ex is not None and self._hooks.active:
+                    self._hooks.written(ex, o)
             else:
                 self.stats.fenced_out += 1
                 log.warning(

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from .. import _hooks
 from ..context import Context
 from ..errors import InvalidPayload, UnknownTask
 from ..job import JobRow
@@ -28,7 +29,22 @@ class Execution:
     dropped. ``cancel`` is set when the worker wants the attempt to stop.
     """
 
-    __slots__ = ("_lock", "app", "cancel", "deadline", "outcome", "row", "started", "task", "worker_id")
+    __slots__ = (
+        "_causes",
+        "_lock",
+        "app",
+        "began",
+        "cancel",
+        "deadline",
+        "duration",
+        "error",
+        "outcome",
+        "row",
+        "started",
+        "task",
+        "value",
+        "worker_id",
+    )
 
     def __init__(self, app: App, row: JobRow, task: Task[Any, Any] | None, worker_id: uuid.UUID) -> None:
         self.app = app
@@ -42,6 +58,13 @@ class Execution:
         if task is not None and task.options.timeout is not None:
             self.deadline = self.started + task.options.timeout
         self._lock = threading.Lock()
+        # For hooks and metrics: when the task function was called, how long the attempt
+        # ran until its outcome was settled, what it raised and what it returned.
+        self.began: float | None = None
+        self.duration: float | None = None
+        self.error: BaseException | None = None
+        self.value: Any = None
+        self._causes: dict[int, tuple[oc.Outcome, BaseException]] | None = None
 
     @property
     def is_async(self) -> bool:
@@ -53,6 +76,13 @@ class Execution:
             if self.outcome is not None:
                 return False
             self.outcome = outcome
+            if self.began is not None:
+                self.duration = time.monotonic() - self.began
+            if self._causes is not None:
+                entry = self._causes.get(id(outcome))
+                if entry is not None and entry[0] is outcome:
+                    self.error = entry[1]
+                self._causes = None
             return True
 
     @property
@@ -70,12 +100,22 @@ class Execution:
         fn: Callable[..., Any] = task.fn
         args = self.row.args
         kwargs = self.row.kwargs
+        self.began = time.monotonic()
+        middleware = self.app.hooks.middleware
+        if not middleware:
+            if task.options.bind:
+                return fn(Context(self.app, self.row, self.worker_id, self.cancel), *args, **kwargs)
+            return fn(*args, **kwargs)
+        ctx = Context(self.app, self.row, self.worker_id, self.cancel)
         if task.options.bind:
-            return fn(Context(self.app, self.row, self.worker_id, self.cancel), *args, **kwargs)
-        return fn(*args, **kwargs)
+            args = [ctx, *args]
+        if self.is_async:
+            return _hooks.run_async(middleware, ctx, lambda: fn(*args, **kwargs))
+        return _hooks.run_sync(middleware, ctx, lambda: fn(*args, **kwargs))
 
     def success(self, value: Any) -> oc.Outcome:
         """The succeeded outcome; a value that is not JSON fails the attempt instead."""
+        self.value = value
         if self.task is not None and not self.task.options.store_result:
             return oc.succeeded(self.row.id, self.row.attempt, None)
         if value is None:
@@ -92,4 +132,9 @@ class Execution:
 
     def failure(self, exc: BaseException) -> oc.Outcome:
         opts = self.task.options if self.task is not None else None
-        return oc.decide(exc, opts, self.row.id, self.row.attempt, self.row.max_attempts)
+        outcome = oc.decide(exc, opts, self.row.id, self.row.attempt, self.row.max_attempts)
+        with self._lock:  # remembered for hooks, if this outcome wins settle()
+            if self._causes is None:
+                self._causes = {}
+            self._causes[id(outcome)] = (outcome, exc)
+        return outcome

@@ -17,7 +17,7 @@ import signal
 import subprocess
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from types import FrameType
 
 log = logging.getLogger("pgqueue.worker")
@@ -31,10 +31,18 @@ SUPERVISOR_ENV = "PGQUEUE_SUPERVISOR_PID"
 
 class Supervisor:
     """Runs ``argv`` ``processes`` times; :meth:`run` returns the exit code (0 when every
-    child exited 0 after a stop request)."""
+    child exited 0 after a stop request). ``on_child_exit(pid)`` is called for every
+    child that exits (e.g. to drop its live metrics)."""
 
-    def __init__(self, argv: Sequence[str], processes: int, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        argv: Sequence[str],
+        processes: int,
+        env: dict[str, str] | None = None,
+        on_child_exit: Callable[[int], None] | None = None,
+    ) -> None:
         self.argv = list(argv)
+        self.on_child_exit = on_child_exit
         self.processes = processes
         self.env = dict(env if env is not None else os.environ)
         self.env[SUPERVISOR_ENV] = str(os.getpid())
@@ -79,6 +87,7 @@ class Supervisor:
         for slot, child in enumerate(self.children):
             if child is None or child.poll() is None:
                 continue
+            self._exited(child.pid)
             lived = time.monotonic() - self._started_at[slot]
             self._quick_deaths[slot] = self._quick_deaths[slot] + 1 if lived < QUICK_DEATH_S else 0
             delay = RESTART_BACKOFF_S[min(self._quick_deaths[slot], len(RESTART_BACKOFF_S) - 1)]
@@ -108,9 +117,17 @@ class Supervisor:
                     break
                 except InterruptedError:  # pragma: no cover - PEP 475 retries for us
                     continue
+            self._exited(child.pid)
             if rc != 0:
                 code = 1
         return code
+
+    def _exited(self, pid: int) -> None:
+        if self.on_child_exit is not None:
+            try:
+                self.on_child_exit(pid)
+            except Exception:
+                log.exception("on_child_exit failed for worker process %s", pid)
 
 
 def parent_pid_from_env() -> int | None:
