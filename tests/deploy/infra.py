@@ -272,12 +272,14 @@ class WorkerGroup:
         *args: str,
         name: str | None = None,
         hostname: str | None = None,
+        netns: str | None = None,
         env: dict[str, str] | None = None,
     ) -> subprocess.Popen[bytes]:
         """Start one ``pgqueue work`` for ``tests.deploy.deploy_app:app`` with PGQUEUE_DSN=dsn.
 
         ``hostname``: run it in a UTS namespace of its own with that host name (root
         only; otherwise the host name is shared and only the DSN and process group differ).
+        ``netns``: run it inside that network namespace (see :class:`SimulatedHosts`).
         """
         name = name or f"worker-{len(self.procs)}"
         self.logdir.mkdir(parents=True, exist_ok=True)
@@ -288,6 +290,8 @@ class WorkerGroup:
         argv = [sys.executable, "-m", "pgqueue.cli", "work", "--app", APP, *args]
         if hostname and os.geteuid() == 0 and shutil.which("unshare"):
             argv = ["unshare", "--uts", "--", "sh", "-c", 'hostname "$0" && exec "$@"', hostname, *argv]
+        if netns:
+            argv = ["ip", "netns", "exec", netns, *argv]
         proc = subprocess.Popen(argv, cwd=ROOT, env=full_env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
         log.close()
@@ -324,6 +328,77 @@ def wait_until(predicate: Callable[[], T], timeout: float, explain: Callable[[],
         return wait_for(predicate, timeout=timeout, interval=0.1)
     except AssertionError as exc:
         raise AssertionError(f"{exc}\n{explain()}") from None
+
+
+class SimulatedHosts:
+    """Separate "hosts" on this machine.
+
+    As root with iproute2, each host is a network namespace joined to this one by a veth
+    pair on a /30 of its own: a process inside reaches only the host-side address of its
+    pair (where the test puts that host's pgbouncer), not 127.0.0.1:5432. Elsewhere each
+    host gets a loopback address of its own (127.0.0.2, 127.0.0.3, ...) and no isolation.
+    """
+
+    def __init__(self) -> None:
+        self.isolated = os.geteuid() == 0 and shutil.which("ip") is not None and self._probe()
+        self._tag = os.urandom(2).hex()
+        self._subnet = self._free_subnet() if self.isolated else ""
+        self.namespaces: list[str] = []
+
+    @staticmethod
+    def _probe() -> bool:
+        name = f"pgq-probe-{os.getpid()}"
+        made = subprocess.run(["ip", "netns", "add", name], capture_output=True).returncode == 0
+        if made:
+            subprocess.run(["ip", "netns", "del", name], capture_output=True)
+        return made
+
+    @staticmethod
+    def _free_subnet() -> str:
+        used = subprocess.run(["ip", "-o", "addr"], capture_output=True, text=True).stdout
+        for _ in range(100):
+            candidate = f"10.213.{int.from_bytes(os.urandom(1), 'big')}."
+            if candidate not in used:
+                return candidate
+        raise RuntimeError("no free 10.213.x.0/24 subnet for the simulated hosts")
+
+    def add(self, n: int) -> tuple[str, str, str | None]:
+        """Host ``n``: (address its pgbouncer listens on, the address the host's processes
+        connect from, its network namespace or None)."""
+        if not self.isolated:
+            address = f"127.0.0.{n + 2}"
+            return address, address, None
+        outer, inner = f"{self._subnet}{4 * n + 1}", f"{self._subnet}{4 * n + 2}"
+        ns = f"pgq-{self._tag}-{n}"
+        veth_out, veth_in = f"pq{self._tag}{n}o", f"pq{self._tag}{n}i"
+        for argv in (
+            ["ip", "netns", "add", ns],
+            ["ip", "link", "add", veth_out, "type", "veth", "peer", "name", veth_in],
+            ["ip", "link", "set", veth_in, "netns", ns],
+            ["ip", "addr", "add", f"{outer}/30", "dev", veth_out],
+            ["ip", "link", "set", veth_out, "up"],
+            ["ip", "-n", ns, "addr", "add", f"{inner}/30", "dev", veth_in],
+            ["ip", "-n", ns, "link", "set", veth_in, "up"],
+            ["ip", "-n", ns, "link", "set", "lo", "up"],
+        ):
+            if argv[:3] == ["ip", "netns", "add"]:
+                self.namespaces.append(ns)
+            subprocess.run(argv, check=True, capture_output=True, timeout=30)
+        return outer, inner, ns
+
+    def can_reach(self, ns: str | None, host: str, port: int) -> bool:
+        """Whether a process in ``ns`` can open a TCP connection to host:port."""
+        probe = f"import socket; socket.create_connection(({host!r}, {port}), timeout=2)"
+        argv = [sys.executable, "-c", probe]
+        if ns:
+            argv = ["ip", "netns", "exec", ns, *argv]
+        return subprocess.run(argv, capture_output=True, timeout=30).returncode == 0
+
+    def close(self) -> None:
+        # Deleting a namespace deletes the veth pair with it.
+        for ns in self.namespaces:
+            subprocess.run(["ip", "netns", "del", ns], capture_output=True, timeout=30)
+        self.namespaces.clear()
 
 
 def enqueue_records(dsn: str, count: int, sleep: float = 0.0, queue: str = "default") -> list[int]:
