@@ -8,7 +8,10 @@
 -- WHERE against a row a completer changed meanwhile), so a job that finished in between is
 -- never touched. The attempt stays counted (the lost run did start) and a "worker lost"
 -- entry is appended to errors; a job out of attempts goes dead instead of queued.
--- Rescued jobs that go back to 'queued' wake idle workers (one NOTIFY per queue).
+-- Rescued jobs that go back to 'queued' wake idle workers (one NOTIFY per queue). run_at is
+-- kept (as for a shutdown hand-back): the job was due and had its turn, so it goes back to
+-- the head of its priority rather than behind the whole backlog, and runs again within
+-- lease + rescue interval even on a busy queue.
 -- Worker rows expired for longer than %(forget_s)s are deleted in the same pass.
 WITH leader AS (
     SELECT pg_try_advisory_xact_lock(%(lock_key)s) AS ok
@@ -25,7 +28,6 @@ WITH leader AS (
     UPDATE pgqueue.jobs AS j
     SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'dead' ELSE 'queued' END,
         finished_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
-        run_at = now(),
         errors = j.errors || jsonb_build_array(jsonb_build_object(
             'at', now(),
             'attempt', j.attempt,

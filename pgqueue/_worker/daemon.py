@@ -31,6 +31,7 @@ from ..job import JobRow
 from . import claims, lifecycle
 from .completer import Completer
 from .config import RETENTION_INTERVAL_S, WorkerConfig
+from .deadline import GuardedPool
 from .events import EventHook, WorkerEvent, WorkerStats, emit
 from .execution import Execution
 from .executor import Executor
@@ -198,7 +199,11 @@ class Worker:
     def _startup(self) -> None:
         self._stopped.clear()
         dsn = self._dsn or self.app.dsn
-        self._pool = _db.make_pool(dsn, min_size=1, max_size=POOL_MAX_SIZE, name="pgqueue-worker")
+        # Every block on a pooled connection is bounded (deadline.py): a half-open
+        # connection fails and is replaced instead of hanging a claim or a heartbeat.
+        self._pool = GuardedPool(
+            _db.make_pool(dsn, min_size=1, max_size=POOL_MAX_SIZE, name="pgqueue-worker")
+        )
         try:
             with self._pool.connection() as conn:
                 self._heartbeat.beat(conn, ())

@@ -5,12 +5,18 @@ One dedicated direct connection per process (never through a transaction pooler:
 connection, a ``pg_terminate_backend`` or a server restart; after each (re)connect it
 reports a wake-up, since notifications sent while it was away are lost. Polling stays
 on in the worker as the safety net.
+
+A connection can also die silently (half-open: the peer or a middlebox vanished without
+closing it). After ``PING_INTERVAL_S`` without a notification the listener sends a cheap
+``SELECT 1`` that must answer within ``PING_TIMEOUT_S``; if it does not, the socket is shut
+down (see deadline.py) and the listener reconnects like after any other loss.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import psycopg
@@ -18,6 +24,8 @@ from psycopg import sql
 
 from .. import _db
 from .._settings import NOTIFY_CHANNEL
+from .._sql import query
+from .deadline import WATCHDOG
 
 log = logging.getLogger("pgqueue.worker")
 
@@ -25,6 +33,10 @@ RECONNECT_BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 WAIT_SLICE_S = 1.0
 """How often the thread looks at its stop flag while no notification arrives (no query)."""
 APPLICATION_NAME = "pgqueue-listener"
+PING_INTERVAL_S = 10.0
+"""Idle time after which the listener checks its connection (one query: 0.1 query/s)."""
+PING_TIMEOUT_S = 5.0
+"""How long the check may take before the connection counts as dead."""
 
 
 class Listener:
@@ -69,11 +81,17 @@ class Listener:
                     failures = 0
                     self.reconnects += 1
                     self._on_wake(None)
+                    heard = time.monotonic()
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=WAIT_SLICE_S):
+                            heard = time.monotonic()
                             self._on_wake(note.payload)
                             if self._stop.is_set():
                                 break
+                        if time.monotonic() - heard >= PING_INTERVAL_S:
+                            with WATCHDOG.guard(conn, PING_TIMEOUT_S):
+                                conn.execute(query("listener_ping"))
+                            heard = time.monotonic()
             except psycopg.Error as exc:
                 self.connected.clear()
                 delay = RECONNECT_BACKOFF_S[min(failures, len(RECONNECT_BACKOFF_S) - 1)]
