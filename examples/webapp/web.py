@@ -13,7 +13,8 @@ and the dashboard). Endpoints:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, UploadFile
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session
 import pgqueue
 from pgqueue.workflow import chord, group
 
-from .models import Document, Invite, Report, User, engine
+from .models import Document, Invite, Report, User, create_all, engine
 from .tasks import (
     app as queue,
 )
@@ -39,7 +40,15 @@ from .tasks import (
 
 MAX_UPLOAD_BYTES = 512 * 1024
 
-api = FastAPI(title="pgqueue example: signups, documents, reports")
+@asynccontextmanager
+async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    create_all()  # the example's tables (a real application runs its Alembic migrations)
+    yield
+    queue.close()
+    engine().dispose()
+
+
+api = FastAPI(title="pgqueue example: signups, documents, reports", lifespan=lifespan)
 
 
 def db() -> Iterator[Session]:
