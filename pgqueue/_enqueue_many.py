@@ -1,9 +1,11 @@
-"""Bulk enqueue: many jobs in one transaction, COPY in batches.
+"""Bulk enqueue: many jobs in one transaction, with COPY.
 
-Per batch of :data:`BATCH_ROWS` items: one round trip reserves ids from the
-identity sequence (COPY cannot return them), one COPY writes the rows. Items
-whose job has a unique key go through ``enqueue_unique.sql`` instead (one more
-round trip per batch), because COPY cannot skip a conflicting row.
+Without unique keys (the common case): one round trip reserves every id from the
+identity sequence (COPY cannot return them), then one COPY is fed batch by batch
+(:data:`BATCH_ROWS` items each), the next batch encoded while the server parses
+the previous one. With unique keys, per batch: the unkeyed items go in with
+their own COPY, the keyed ones through ``enqueue_unique.sql`` (COPY cannot skip
+a conflicting row).
 
 Everything runs inside :func:`pgqueue._conn.transaction`: pgqueue's own
 transaction without ``conn``, a savepoint in the caller's transaction with it. A
