@@ -31,10 +31,11 @@ class Profile:
     after: int  # jobs acknowledged by the new primary before the producer stops
     sleep: float  # seconds each job runs (some are mid-run at the failover)
     processes: int
+    outage: float  # seconds with no writable host between the crash and the promotion
 
 
-SHORT = Profile(before=20, after=20, sleep=0.05, processes=1)
-FULL = Profile(before=400, after=400, sleep=0.2, processes=2)
+SHORT = Profile(before=20, after=20, sleep=0.05, processes=1, outage=0.0)
+FULL = Profile(before=400, after=400, sleep=0.2, processes=2, outage=5.0)
 
 
 @pytest.fixture
@@ -143,6 +144,7 @@ def test_workers_survive_primary_failover_without_losing_jobs(
         primary.stop("immediate")  # a crash: no shutdown checkpoint, connections cut
         crashed_at = time.monotonic()
         acked_at_failover = len(producer.acked)
+        time.sleep(profile.outage)  # the outage itself (no writable host), not a synchronisation
         replica.promote()
         promoted_at = time.monotonic()
         wait_until(lambda: len(producer.acked) > acked_at_failover, 120, worker_group.logs)
