@@ -13,6 +13,7 @@ from .app import App
 from .context import Context
 from .errors import (
     Discard,
+    JobCancelled,
     JobFailed,
     PayloadTooLarge,
     PgQueueError,
@@ -33,6 +34,7 @@ __all__ = [
     "Context",
     "Discard",
     "Job",
+    "JobCancelled",
     "JobEvent",
     "JobFailed",
     "JobState",

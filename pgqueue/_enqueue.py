@@ -72,6 +72,7 @@ def params(r: Resolved) -> dict[str, Any]:
         "run_at": r.run_at,
         "delay": r.delay,
         "tags": r.tags,
+        "serial_key": r.serial_key,
     }
 
 

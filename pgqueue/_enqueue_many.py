@@ -100,7 +100,8 @@ class Batch:
         run_at = r.run_at or db_now + timedelta(seconds=r.delay or 0.0)
         tail = "\t".join(
             ["", r.queue, r.task, str(r.priority), str(r.max_attempts), run_at.isoformat(),
-             _copy_escape(_array_literal(r.tags))]
+             _copy_escape(_array_literal(r.tags)),
+             "\\N" if r.serial_key is None else _copy_escape(r.serial_key)]
         ) + "\n"
         bs, bs2 = "\\", "\\\\"
         args, kwargs = self.args, self.kwargs

@@ -117,6 +117,17 @@ def check_unique_key(key: object) -> str | None:
     return key
 
 
+def check_serial_key(key: object) -> str | None:
+    if key is None:
+        return None
+    if not isinstance(key, str) or not key or len(key) > UNIQUE_KEY_MAX or "\x00" in key:
+        raise InvalidOption(
+            f"serial_key must be a non-empty string of at most {UNIQUE_KEY_MAX} characters "
+            f"(no NUL), got {key!r:.80}"
+        )
+    return key
+
+
 def validate_task_options(opts: TaskOptions) -> None:
     """Raise InvalidOption for task defaults that could never make a valid job."""
     check_priority(opts.priority)
@@ -143,6 +154,8 @@ class Resolved:
     """A fixed key for every job of the call (None: see ``key_fn``)."""
     key_fn: UniqueKeyFn | None
     """Derives each job's key from its arguments (the task's ``unique_key`` callable)."""
+    serial_key: str | None = None
+    """Jobs sharing it run one at a time, in id order (the claim enforces it)."""
 
 
 def resolve(task: TaskOptions, options: EnqueueOptions) -> Resolved:
@@ -169,6 +182,7 @@ def resolve(task: TaskOptions, options: EnqueueOptions) -> Resolved:
         tags=check_tags(task.tags if options.tags is None else options.tags),
         unique_key=fixed,
         key_fn=key_fn,
+        serial_key=check_serial_key(options.serial_key),
     )
 
 

@@ -6,7 +6,7 @@ import threading
 import uuid
 from typing import TYPE_CHECKING, NoReturn
 
-from .errors import Discard, Retry, Snooze
+from .errors import Discard, JobCancelled, Retry, Snooze
 from .job import Job, JobRow
 
 if TYPE_CHECKING:
@@ -20,8 +20,10 @@ class Context:
     ``ctx.attempt`` counts from 1. ``ctx.retry(...)``, ``ctx.snooze(...)`` and
     ``ctx.discard(...)`` raise the matching signal, so the rest of the task does
     not run. ``ctx.cancelled`` turns true when the worker wants the attempt to stop
-    early (shutdown past its timeout, lost lease, task timeout): a sync task that
-    checks it can return early; its job is handed back or retried either way.
+    early (an operator cancelled the job, shutdown past its timeout, lost lease, task
+    timeout): a sync task that checks it (or calls ``ctx.raise_if_cancelled()``) can
+    stop early. A job an operator cancelled ends ``cancelled`` however the task
+    then ends; otherwise it is handed back or retried as usual.
     """
 
     __slots__ = ("_cancel", "_progress_at", "app", "job", "worker_id")
@@ -51,6 +53,12 @@ class Context:
     def cancelled(self) -> bool:
         """True once the worker has asked this attempt to stop."""
         return self._cancel.is_set()
+
+    def raise_if_cancelled(self) -> None:
+        """Raise :class:`pgqueue.JobCancelled` if the worker has asked this attempt to
+        stop; call it between steps of long sync work (Python cannot interrupt a thread)."""
+        if self._cancel.is_set():
+            raise JobCancelled()
 
     def progress(self, current: float, total: float | None = None, message: str | None = None) -> bool:
         """Report how far this attempt is; readable as ``job.refresh().progress``.

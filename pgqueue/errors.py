@@ -95,6 +95,17 @@ class Snooze(TaskSignal):
         super().__init__(f"snoozed for {delay}s")
 
 
+class JobCancelled(TaskSignal):
+    """The job was cancelled while running: raised by ``ctx.raise_if_cancelled()``.
+
+    A running job ends ``cancelled`` once an operator cancelled it (``job.cancel()``,
+    ``pgqueue jobs cancel``), whether its task then raises this or returns.
+    """
+
+    def __init__(self, message: str = "cancelled by an operator while running") -> None:
+        super().__init__(message)
+
+
 class Discard(TaskSignal):
     """Send the job to the dead letter state now, without further attempts."""
 

@@ -11,6 +11,7 @@ from sqlalchemy import (
     ARRAY,
     BigInteger,
     Boolean,
+    CheckConstraint,
     Column,
     DateTime,
     Double,
@@ -94,6 +95,12 @@ jobs = Table(
             "serial_key IS NOT NULL AND state IN ('waiting', 'queued', 'running')"
         ),
     ),
+    Index(
+        "jobs_serial_running_idx",
+        "serial_key",
+        unique=True,
+        postgresql_where=text("serial_key IS NOT NULL AND state = 'running'"),
+    ),
 )
 
 queues = Table(
@@ -107,6 +114,17 @@ queues = Table(
     Column("created_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
     Column("updated_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
 )
+
+queue_starts = Table(
+    "queue_starts",
+    metadata,
+    Column("queue", Text, nullable=False),
+    Column("started_at", TIMESTAMPTZ, nullable=False),
+    Column("n", Integer, nullable=False),
+    CheckConstraint("n >= 1", name="queue_starts_n_positive"),
+    Index("queue_starts_idx", "queue", "started_at"),
+)
+"""Rate-limit log: starts of rate-limited queues over the last period (migration 0004)."""
 
 workers = Table(
     "workers",
@@ -165,4 +183,13 @@ schedule_ticks = Table(
     Column("fired_by", UUID(as_uuid=True)),
 )
 
-__all__ = ["job_dependencies", "jobs", "metadata", "queues", "schedule_ticks", "schedules", "workers"]
+__all__ = [
+    "job_dependencies",
+    "jobs",
+    "metadata",
+    "queue_starts",
+    "queues",
+    "schedule_ticks",
+    "schedules",
+    "workers",
+]

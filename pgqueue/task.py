@@ -80,6 +80,9 @@ class EnqueueOptions:
     depends_on: Sequence[Any] | None = None
     """Jobs (or ids) that must finish first; see :mod:`pgqueue.workflow`."""
     on_dependency_failure: str | None = None
+    serial_key: str | None = None
+    """Jobs sharing this key run one at a time, in enqueue (id) order, across all
+    workers; the claim enforces it (see docs/operations.md)."""
 
 
 _NO_OPTIONS = EnqueueOptions()
@@ -117,7 +120,8 @@ class Task(Generic[P, R]):
         Options: ``conn`` (write in the caller's transaction: a psycopg connection or
         cursor, sync or async, or a SQLAlchemy Session/Connection on psycopg),
         ``queue``, ``priority``, ``delay`` (seconds or timedelta) or ``run_at`` (aware
-        datetime), ``unique_key``, ``max_attempts``, ``tags``, ``depends_on``.
+        datetime), ``unique_key``, ``max_attempts``, ``tags``, ``depends_on``,
+        ``serial_key`` (jobs with the same key run one at a time, in enqueue order).
         Raises InvalidOption for unknown names or bad values, InvalidName for a bad queue.
         """
         return Configured(self, _make_options(self.options, _NO_OPTIONS, options))

@@ -1,44 +1,76 @@
--- Claim up to %(limit)s due jobs for one worker process, in claim order.
+-- The fast claim: up to %(limit)s due jobs of the served queues that have no limits.
 --
--- Shape: for each served queue that is not paused, a LATERAL subquery walks the partial
--- index jobs_claim_idx (queue, priority DESC, run_at, id WHERE state = 'queued') in order
--- and stops after %(limit)s rows: an index range scan per queue, never a sort of the whole
--- backlog (a plain `queue = ANY(...)` makes the planner read and sort every queued row).
--- FOR UPDATE SKIP LOCKED inside it means concurrent workers never wait on each other and
--- never pick the same row. The outer ORDER BY/LIMIT merges the queues' heads; with
--- several queues, rows it drops stay locked only until this statement commits.
+-- Shape: for each served queue that is neither paused nor limited, a LATERAL subquery
+-- walks the partial index jobs_claim_idx (queue, priority DESC, run_at, id WHERE state =
+-- 'queued') in order and stops after %(limit)s rows: an index range scan per queue, never
+-- a sort of the whole backlog (a plain `queue = ANY(...)` makes the planner read and sort
+-- every queued row). FOR UPDATE SKIP LOCKED inside it means concurrent workers never wait
+-- on each other and never pick the same row. The outer ORDER BY/LIMIT merges the queues'
+-- heads; with several queues, rows it drops stay locked only until this statement commits.
 -- LIMIT is the caller's free execution slots (no hoarding). The attempt is counted here,
 -- at claim, so the (id, attempt, worker_id) fence of every later write is known at once.
+--
+-- Limits: a queue with a concurrency or rate limit is never claimed here (its claims must
+-- serialise on its queues row: claim_lock.sql + claim_limited.sql). The settings lookup
+-- is one primary-key probe per served queue, the same one the pause check needs, and the
+-- queues rows are only read, never locked. Such a queue comes back as a marker row (id
+-- NULL, queue = its name) so the worker learns of a limit set at runtime on its very
+-- next claim, without an extra query.
+--
+-- Serial keys: a job with a serial_key is claimable only when it is the oldest live job
+-- of its key and no job of its key runs (both are index probes: jobs_serial_idx and
+-- jobs_serial_running_idx). Jobs without a key skip the test (OR short-circuits). The
+-- unique index jobs_serial_running_idx turns a race this snapshot cannot see into a
+-- unique violation; the caller retries.
+--
 -- UPDATE ... RETURNING does not keep the subquery's order: the caller sorts the rows.
 -- Columns returned: those of pgqueue.job.JobRow, in order.
-WITH served AS (
-    SELECT q.name
+WITH settings AS (
+    SELECT q.name,
+           coalesce(p.paused, false) AS paused,
+           coalesce(p.concurrency_limit IS NOT NULL OR p.rate_limit IS NOT NULL, false) AS limited
     FROM unnest(%(queues)s::text[]) AS q(name)
-    WHERE NOT EXISTS (SELECT 1 FROM pgqueue.queues p WHERE p.name = q.name AND p.paused)
+    LEFT JOIN pgqueue.queues AS p ON p.name = q.name
 ), picked AS (
     SELECT c.id
-    FROM served
+    FROM settings AS served
     CROSS JOIN LATERAL (
         SELECT j.id, j.priority, j.run_at
         FROM pgqueue.jobs AS j
         WHERE j.state = 'queued'
           AND j.queue = served.name
           AND j.run_at <= now()
+          AND (j.serial_key IS NULL
+               OR (NOT EXISTS (SELECT FROM pgqueue.jobs AS s
+                               WHERE s.serial_key = j.serial_key
+                                 AND s.state IN ('waiting', 'queued', 'running')
+                                 AND s.id < j.id)
+                   AND NOT EXISTS (SELECT FROM pgqueue.jobs AS r
+                                   WHERE r.serial_key = j.serial_key
+                                     AND r.state = 'running')))
         ORDER BY j.priority DESC, j.run_at, j.id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED
     ) AS c
+    WHERE NOT served.paused AND NOT served.limited
     ORDER BY c.priority DESC, c.run_at, c.id
     LIMIT %(limit)s
+), claimed AS (
+    UPDATE pgqueue.jobs AS j
+    SET state = 'running',
+        attempt = j.attempt + 1,
+        worker_id = %(worker)s,
+        lease_expires_at = now() + make_interval(secs => %(lease_s)s),
+        started_at = now()
+    FROM picked
+    WHERE j.id = picked.id
+    RETURNING j.id, j.queue, j.task, j.args, j.kwargs, j.priority, j.state, j.attempt,
+              j.max_attempts, j.run_at, j.created_at, j.started_at, j.finished_at, j.result,
+              j.last_error, j.errors, j.unique_key, j.tags
 )
-UPDATE pgqueue.jobs AS j
-SET state = 'running',
-    attempt = j.attempt + 1,
-    worker_id = %(worker)s,
-    lease_expires_at = now() + make_interval(secs => %(lease_s)s),
-    started_at = now()
-FROM picked
-WHERE j.id = picked.id
-RETURNING j.id, j.queue, j.task, j.args, j.kwargs, j.priority, j.state, j.attempt,
-          j.max_attempts, j.run_at, j.created_at, j.started_at, j.finished_at, j.result,
-          j.last_error, j.errors, j.unique_key, j.tags
+SELECT * FROM claimed
+UNION ALL
+SELECT NULL, name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+       NULL, NULL, NULL, NULL
+FROM settings
+WHERE limited AND NOT paused

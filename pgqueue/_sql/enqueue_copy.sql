@@ -3,5 +3,6 @@
 -- INSERT, so a batch wakes each queue once. Ids come from enqueue_reserve_ids (COPY
 -- writes them like OVERRIDING SYSTEM VALUE); run_at is always given, dated with the
 -- database's clock. The per-job columns come first, the ones shared by the batch last.
-COPY pgqueue.jobs (id, args, kwargs, queue, task, priority, max_attempts, run_at, tags)
+COPY pgqueue.jobs (id, args, kwargs, queue, task, priority, max_attempts, run_at, tags,
+                   serial_key)
 FROM STDIN

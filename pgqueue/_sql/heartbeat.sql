@@ -3,7 +3,8 @@
 -- pruned while the process was frozen) and (2) extend the lease of the jobs it holds.
 -- Leases are extended by primary key (the ids the process holds), fenced by worker_id and
 -- state, so a job rescued from under a frozen process is never extended again; RETURNING
--- says which leases were still ours.
+-- says which leases were still ours, and which of those jobs an operator asked to cancel
+-- (the safety net for a cancel message on pgqueue_control that the listener missed).
 WITH beat AS (
     INSERT INTO pgqueue.workers AS w
         (id, hostname, pid, queues, concurrency, version, expires_at, stopping, meta)
@@ -19,4 +20,4 @@ SET lease_expires_at = now() + make_interval(secs => %(lease_s)s)
 WHERE id = ANY (%(ids)s::bigint[])
   AND worker_id = %(worker)s
   AND state = 'running'
-RETURNING id
+RETURNING id, cancel_requested_at IS NOT NULL

@@ -7,7 +7,9 @@
 -- UPDATE itself re-checks state and lease on the locked row (FOR UPDATE re-evaluates the
 -- WHERE against a row a completer changed meanwhile), so a job that finished in between is
 -- never touched. The attempt stays counted (the lost run did start) and a "worker lost"
--- entry is appended to errors; a job out of attempts goes dead instead of queued.
+-- entry is appended to errors; a job out of attempts goes dead instead of queued, and a
+-- job an operator asked to cancel (cancel_requested_at) ends cancelled: its worker died
+-- before it could stop it, and running it again would defy the cancel.
 -- Rescued jobs that go back to 'queued' wake idle workers (one NOTIFY per queue). run_at is
 -- kept (as for a shutdown hand-back): the job was due and had its turn, so it goes back to
 -- the head of its priority rather than behind the whole backlog, and runs again within
@@ -26,8 +28,11 @@ WITH leader AS (
     FOR UPDATE SKIP LOCKED
 ), rescued AS (
     UPDATE pgqueue.jobs AS j
-    SET state = CASE WHEN j.attempt >= j.max_attempts THEN 'dead' ELSE 'queued' END,
-        finished_at = CASE WHEN j.attempt >= j.max_attempts THEN now() END,
+    SET state = CASE WHEN j.cancel_requested_at IS NOT NULL THEN 'cancelled'
+                     WHEN j.attempt >= j.max_attempts THEN 'dead'
+                     ELSE 'queued' END,
+        finished_at = CASE WHEN j.cancel_requested_at IS NOT NULL
+                             OR j.attempt >= j.max_attempts THEN now() END,
         errors = j.errors || jsonb_build_array(jsonb_build_object(
             'at', now(),
             'attempt', j.attempt,
@@ -36,7 +41,11 @@ WITH leader AS (
                        || ' without a heartbeat from worker ' || j.worker_id::text,
             'traceback', NULL,
             'worker_id', j.worker_id)),
-        last_error = 'WorkerLost: worker ' || j.worker_id::text || ' stopped heartbeating',
+        last_error = CASE WHEN j.cancel_requested_at IS NOT NULL
+                          THEN 'JobCancelled: cancelled by an operator; its worker '
+                               || j.worker_id::text || ' stopped heartbeating'
+                          ELSE 'WorkerLost: worker ' || j.worker_id::text
+                               || ' stopped heartbeating' END,
         worker_id = NULL,
         lease_expires_at = NULL
     FROM expired

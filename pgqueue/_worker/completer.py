@@ -33,12 +33,14 @@ Written = Callable[[list[Outcome], set[int]], None]
 
 def write_batch(conn: psycopg.Connection[Any], worker_id: uuid.UUID, batch: Sequence[Outcome]) -> set[int]:
     """Write ``batch`` (one statement per kind present); returns the ids that were applied."""
-    by_kind: dict[str, list[Outcome]] = {"success": [], "requeue": [], "dead": []}
+    by_kind: dict[str, list[Outcome]] = {"success": [], "requeue": [], "dead": [], "cancelled": []}
     for o in batch:
         if o.kind is Kind.SUCCEEDED:
             by_kind["success"].append(o)
         elif o.kind is Kind.DEAD:
             by_kind["dead"].append(o)
+        elif o.kind is Kind.CANCELLED:
+            by_kind["cancelled"].append(o)
         else:
             by_kind["requeue"].append(o)
     applied: set[int] = set()
@@ -80,6 +82,19 @@ def write_batch(conn: psycopg.Connection[Any], worker_id: uuid.UUID, batch: Sequ
                 "attempts": [o.attempt for o in d],
                 "errors": [o.error for o in d],
                 "last_errors": [o.last_error for o in d],
+                "worker": worker_id,
+            },
+        ).fetchall()
+        applied.update(r[0] for r in rows)
+    if by_kind["cancelled"]:
+        c = by_kind["cancelled"]
+        rows = conn.execute(
+            query("complete_cancelled"),
+            {
+                "ids": [o.job_id for o in c],
+                "attempts": [o.attempt for o in c],
+                "errors": [o.error for o in c],
+                "last_errors": [o.last_error for o in c],
                 "worker": worker_id,
             },
         ).fetchall()

@@ -12,6 +12,7 @@ no other worker runs it; a worker that lost its lease can no longer change the j
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import threading
@@ -59,6 +60,7 @@ _LOG_KINDS = {
     Kind.SNOOZE: (logging.INFO, "snooze"),
     Kind.DEAD: (logging.WARNING, "dead"),
     Kind.HANDBACK: (logging.INFO, "handback"),
+    Kind.CANCELLED: (logging.INFO, "cancelled"),
 }
 
 
@@ -125,6 +127,7 @@ class Worker:
         self._ticker = Ticker()
         self._heartbeat = Heartbeat(self.id, self.queues, config.concurrency, config.lease, config.meta)
         self._rescuer = Rescuer()
+        self._claimer = claims.Claimer(self.id, self.queues, config.lease)
         self._scheduler: Scheduler | None = None
 
     def __repr__(self) -> str:
@@ -217,7 +220,9 @@ class Worker:
         self._completer.start()
         self._executor.start()
         if self.config.listen:
-            self._listener = Listener(self.config.listen_dsn or dsn, self._on_notify)
+            self._listener = Listener(
+                self.config.listen_dsn or dsn, self._on_notify, on_control=self._on_control
+            )
             self._listener.start()
         self._ticker.add(
             "heartbeat", self.config.heartbeat_interval, self._beat, first_in=self.config.heartbeat_interval
@@ -254,9 +259,10 @@ class Worker:
             log.info("waiting up to %ss for %s running job(s)", self._shutdown_timeout, busy)
         if not self._executor.wait_idle(self._shutdown_timeout):
             for ex in self._executor.unsettled():
-                from .outcome import handback
+                from .outcome import cancelled, handback
 
-                if ex.settle(handback(ex.row.id, ex.row.attempt)):
+                back = cancelled if ex.cancel_requested else handback
+                if ex.settle(back(ex.row.id, ex.row.attempt)):
                     self._on_settled(ex, ex.outcome)  # type: ignore[arg-type]
                 self._executor.cancel(ex)
         assert self._completer is not None
@@ -289,7 +295,8 @@ class Worker:
             poll_due = now >= next_poll
             with self._due_lock:
                 timer_due = self._due_at is not None and now >= self._due_at
-            freed = self._freed and cfg.stop_when_idle
+            # A limit held due jobs back: a job of ours finishing frees room, claim again.
+            freed = self._freed and (cfg.stop_when_idle or self._claimer.throttled)
             if backlog or self._notified or poll_due or timer_due or freed:
                 free = self._executor.free_slots()
                 if free <= 0:
@@ -339,7 +346,9 @@ class Worker:
 
     def _claim(self, free: int) -> list[JobRow]:
         with self._pool.connection() as conn:
-            jobs = claims.claim(conn, self.id, self.queues, free, self.config.lease)
+            jobs = self._claimer.claim(conn, free)
+        if self._claimer.retry_in is not None:
+            self._note_due(self._claimer.retry_in)
         self.stats.claimed += len(jobs)
         for row in jobs:
             ex = Execution(self.app, row, self.app.tasks.get(row.task), self.id)
@@ -378,6 +387,35 @@ class Worker:
         if payload is None or payload in self.queues:
             self._notified = True
             self._wake.set()
+
+    def _on_control(self, payload: str) -> None:
+        """A message on pgqueue_control (see pgqueue._admin.control): cancel one of our
+        jobs, or claim again at once after a pause/resume/limits change of our queues."""
+        try:
+            message = json.loads(payload)
+        except ValueError:
+            log.warning("ignoring a malformed control message: %.200s", payload)
+            return
+        if not isinstance(message, dict):
+            return
+        if message.get("action") == "cancel":
+            job_id = message.get("job_id")
+            if isinstance(job_id, int):
+                self._cancel_job(job_id)
+        elif message.get("queue") in self.queues:
+            self._notified = True
+            self._wake.set()
+
+    def _cancel_job(self, job_id: int) -> None:
+        """Stop a job an operator cancelled, if this worker runs it: async tasks are
+        cancelled, sync tasks see ``ctx.cancelled``; it ends ``cancelled`` when it stops."""
+        with self._held_lock:
+            ex = self._held.get(job_id)
+        if ex is None or ex.settled or ex.cancel_requested:
+            return
+        ex.cancel_requested = True
+        log.info("job %s: cancel requested by an operator; stopping it", job_id, extra=_extra(ex.row))
+        self._executor.cancel(ex)
 
     def _on_free(self) -> None:
         self._freed = True
@@ -448,6 +486,8 @@ class Worker:
             s.snoozed += 1
         elif kind is Kind.DEAD:
             s.dead += 1
+        elif kind is Kind.CANCELLED:
+            s.cancelled += 1
         else:
             s.handed_back += 1
 
@@ -458,6 +498,8 @@ class Worker:
         with self._pool.connection() as conn:
             extended = self._heartbeat.beat(conn, [job_id for job_id, _ in held])
         self.stats.running = self._executor.busy
+        for job_id in self._heartbeat.cancel_requested:
+            self._cancel_job(job_id)
         for job_id, ex in held:
             if job_id in extended or ex.settled:
                 continue

@@ -22,6 +22,7 @@ class WorkerStats:
     snoozed: int = 0
     dead: int = 0
     handed_back: int = 0
+    cancelled: int = 0
     fenced_out: int = 0
     rescued: int = 0
     running: int = 0
@@ -34,7 +35,8 @@ class WorkerStats:
 class WorkerEvent:
     """One state change of a job as this worker saw it.
 
-    ``kind``: claimed, succeeded, retry, snooze, dead, handback, fenced_out, rescued.
+    ``kind``: claimed, succeeded, retry, snooze, dead, handback, cancelled, fenced_out,
+    rescued.
     """
 
     kind: str

@@ -27,6 +27,8 @@ class Execution:
     Exactly one outcome is ever accepted (:meth:`settle`): the task's own, a
     timeout, or the shutdown hand-back, whichever comes first; the others are
     dropped. ``cancel`` is set when the worker wants the attempt to stop.
+    ``cancel_requested`` is set when an operator cancelled the job: however the
+    task then ends (returns or raises), the outcome is ``cancelled``.
     """
 
     __slots__ = (
@@ -35,6 +37,7 @@ class Execution:
         "app",
         "began",
         "cancel",
+        "cancel_requested",
         "deadline",
         "duration",
         "error",
@@ -52,6 +55,7 @@ class Execution:
         self.task = task
         self.worker_id = worker_id
         self.cancel = threading.Event()
+        self.cancel_requested = False
         self.outcome: oc.Outcome | None = None
         self.started = time.monotonic()
         self.deadline: float | None = None
@@ -116,6 +120,8 @@ class Execution:
     def success(self, value: Any) -> oc.Outcome:
         """The succeeded outcome; a value that is not JSON fails the attempt instead."""
         self.value = value
+        if self.cancel_requested:
+            return oc.cancelled(self.row.id, self.row.attempt)
         if self.task is not None and not self.task.options.store_result:
             return oc.succeeded(self.row.id, self.row.attempt, None)
         if value is None:
@@ -132,7 +138,10 @@ class Execution:
 
     def failure(self, exc: BaseException) -> oc.Outcome:
         opts = self.task.options if self.task is not None else None
-        outcome = oc.decide(exc, opts, self.row.id, self.row.attempt, self.row.max_attempts)
+        if self.cancel_requested:
+            outcome = oc.cancelled(self.row.id, self.row.attempt, exc)
+        else:
+            outcome = oc.decide(exc, opts, self.row.id, self.row.attempt, self.row.max_attempts)
         with self._lock:  # remembered for hooks, if this outcome wins settle()
             if self._causes is None:
                 self._causes = {}

@@ -20,6 +20,8 @@ class Heartbeat:
     Each :meth:`beat` upserts the ``pgqueue.workers`` row (``expires_at`` = now + lease)
     and extends the lease of the given jobs still held by this worker. Returns the
     ids whose lease was extended; a held id missing from it was rescued meanwhile.
+    ``cancel_requested`` then holds the extended ids an operator asked to cancel: the
+    safety net for a control message the listener missed.
     """
 
     def __init__(
@@ -35,6 +37,7 @@ class Heartbeat:
         self.worker_id = worker_id
         self.lease_s = lease_s
         self.stopping = False
+        self.cancel_requested: set[int] = set()
         self._static: dict[str, Any] = {
             "worker": worker_id,
             "hostname": socket.gethostname(),
@@ -47,7 +50,9 @@ class Heartbeat:
 
     def beat(self, conn: psycopg.Connection[Any], job_ids: Iterable[int]) -> set[int]:
         params = dict(self._static, lease_s=self.lease_s, stopping=self.stopping, ids=list(job_ids))
-        return {r[0] for r in conn.execute(query("heartbeat"), params).fetchall()}
+        rows = conn.execute(query("heartbeat"), params).fetchall()
+        self.cancel_requested = {r[0] for r in rows if r[1]}
+        return {r[0] for r in rows}
 
     def deregister(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(query("worker_deregister"), {"worker": self.worker_id})

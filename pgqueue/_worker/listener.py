@@ -23,6 +23,7 @@ import psycopg
 from psycopg import sql
 
 from .. import _db
+from .._admin.control import CONTROL_CHANNEL
 from .._settings import NOTIFY_CHANNEL
 from .._sql import query
 from .deadline import WATCHDOG
@@ -43,15 +44,22 @@ class Listener:
     """A thread that LISTENs on ``channel`` and calls ``on_wake(payload)``.
 
     ``on_wake(None)`` follows every successful (re)connect. ``connected`` is set
-    while the LISTEN is in place.
+    while the LISTEN is in place. With ``on_control``, the same connection also
+    LISTENs on the operators' control channel (``pgqueue_control``: cancel, pause,
+    resume, limits) and passes each of its payloads to ``on_control``.
     """
 
     def __init__(
-        self, dsn: str, on_wake: Callable[[str | None], None], channel: str = NOTIFY_CHANNEL
+        self,
+        dsn: str,
+        on_wake: Callable[[str | None], None],
+        channel: str = NOTIFY_CHANNEL,
+        on_control: Callable[[str], None] | None = None,
     ) -> None:
         self._dsn = dsn
         self._on_wake = on_wake
         self._channel = channel
+        self._on_control = on_control
         self._stop = threading.Event()
         self.connected = threading.Event()
         self.reconnects = 0
@@ -75,6 +83,8 @@ class Listener:
             try:
                 with _db.connect(self._dsn, application_name=APPLICATION_NAME) as conn:
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
+                    if self._on_control is not None:
+                        conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CONTROL_CHANNEL)))
                     self.connected.set()
                     if failures or self.reconnects:
                         log.info("listener reconnected")
@@ -85,7 +95,10 @@ class Listener:
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=WAIT_SLICE_S):
                             heard = time.monotonic()
-                            self._on_wake(note.payload)
+                            if note.channel == CONTROL_CHANNEL and self._on_control is not None:
+                                self._on_control(note.payload)
+                            else:
+                                self._on_wake(note.payload)
                             if self._stop.is_set():
                                 break
                         if time.monotonic() - heard >= PING_INTERVAL_S:

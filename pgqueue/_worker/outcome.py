@@ -9,7 +9,7 @@ import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from ..errors import Discard, Retry, Snooze
+from ..errors import Discard, JobCancelled, Retry, Snooze
 from ..task import TaskOptions
 
 TRACEBACK_MAX_CHARS = 16_000
@@ -22,6 +22,7 @@ class Kind(enum.Enum):
     SNOOZE = "snooze"
     DEAD = "dead"
     HANDBACK = "handback"
+    CANCELLED = "cancelled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,17 @@ def _default_delay(opts: TaskOptions | None, attempt: int) -> float:
 
 def succeeded(job_id: int, attempt: int, result: str | None) -> Outcome:
     return Outcome(Kind.SUCCEEDED, job_id, attempt, result=result)
+
+
+def cancelled(job_id: int, attempt: int, exc: BaseException | None = None) -> Outcome:
+    """An operator cancelled the running job: it ends ``cancelled``, never retried.
+
+    The error entry is ``exc`` when the task raised :class:`JobCancelled` itself
+    (``ctx.raise_if_cancelled()``, so its traceback shows where), else a plain one.
+    """
+    cause = exc if isinstance(exc, JobCancelled) else JobCancelled()
+    error, last_error = error_entry(cause, attempt)
+    return Outcome(Kind.CANCELLED, job_id, attempt, error=error, last_error=last_error)
 
 
 def handback(job_id: int, attempt: int) -> Outcome:
