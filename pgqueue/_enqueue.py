@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from psycopg.types.json import Jsonb
 
-from . import _conn
+from . import _conn, _tracing
 from ._sql import query
 from ._validate import (
     ArgsCheck,
@@ -73,6 +73,7 @@ def params(r: Resolved) -> dict[str, Any]:
         "delay": r.delay,
         "tags": r.tags,
         "serial_key": r.serial_key,
+        "trace": None,
     }
 
 
@@ -147,6 +148,7 @@ def _single(
     sql_params = params(r)
     sql_params["args"] = args_json
     sql_params["kwargs"] = kwargs_json
+    sql_params["trace"] = _tracing.carrier()
     return sql_params, key
 
 
@@ -159,11 +161,15 @@ def enqueue_one(
     check: ArgsCheck | None = None,
 ) -> Job:
     """Validate, then write one job; returns its handle (the existing job for a duplicate key)."""
-    sql_params, key = _single(app, task, options, args, kwargs, check)
-    if options.conn is None:
-        with app.pool.connection() as pg:
-            return Job(app, _write_one(pg, sql_params, key))
-    return Job(app, _write_one(_conn.resolve(options.conn), sql_params, key))
+    with _tracing.enqueue_span(task.name, options.queue or task.queue) as span:
+        sql_params, key = _single(app, task, options, args, kwargs, check)
+        if options.conn is None:
+            with app.pool.connection() as pg:
+                job_id = _write_one(pg, sql_params, key)
+        else:
+            job_id = _write_one(_conn.resolve(options.conn), sql_params, key)
+        _tracing.set_job_id(span, job_id)
+        return Job(app, job_id)
 
 
 def _write_one(pg: _conn.Conn, sql_params: dict[str, Any], key: str | None) -> int:
@@ -184,13 +190,17 @@ async def enqueue_one_async(
     check: ArgsCheck | None = None,
 ) -> Job:
     """The async twin of :func:`enqueue_one` (pgqueue's async pool, or an async ``conn``)."""
-    sql_params, key = _single(app, task, options, args, kwargs, check)
-    if options.conn is None:
-        pool = await app.async_pool()
-        async with pool.connection() as apg:
-            return Job(app, await _write_one_async(apg, sql_params, key))
-    apg = await _conn.resolve_async(options.conn)
-    return Job(app, await _write_one_async(apg, sql_params, key))
+    with _tracing.enqueue_span(task.name, options.queue or task.queue) as span:
+        sql_params, key = _single(app, task, options, args, kwargs, check)
+        if options.conn is None:
+            pool = await app.async_pool()
+            async with pool.connection() as apg:
+                job_id = await _write_one_async(apg, sql_params, key)
+        else:
+            apg = await _conn.resolve_async(options.conn)
+            job_id = await _write_one_async(apg, sql_params, key)
+        _tracing.set_job_id(span, job_id)
+        return Job(app, job_id)
 
 
 async def _write_one_async(apg: _conn.AsyncConn, sql_params: dict[str, Any], key: str | None) -> int:

@@ -63,6 +63,7 @@ jobs = Table(
     Column("on_dependency_failure", Text, nullable=False, server_default=text("'cancel'")),
     Column("dependency_args", Text),
     Column("progress", JSONB),
+    Column("trace", JSONB),
     Index(
         "jobs_claim_idx",
         "queue",

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from .. import _db
+from .. import _db, _tracing
 from .._maintenance.cron import Scheduler
 from .._maintenance.rescuer import Rescuer
 from .._settings import check_name
@@ -347,11 +347,14 @@ class Worker:
     def _claim(self, free: int) -> list[JobRow]:
         with self._pool.connection() as conn:
             jobs = self._claimer.claim(conn, free)
+            traces = _tracing.fetch(conn, [r.id for r in jobs]) if jobs and _tracing.enabled() else None
         if self._claimer.retry_in is not None:
             self._note_due(self._claimer.retry_in)
         self.stats.claimed += len(jobs)
         for row in jobs:
             ex = Execution(self.app, row, self.app.tasks.get(row.task), self.id)
+            if traces:
+                ex.trace = traces.get(row.id)
             with self._held_lock:
                 self._held[row.id] = ex
             if log.isEnabledFor(logging.DEBUG):

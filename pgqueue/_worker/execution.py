@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import threading
@@ -10,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .. import _hooks
+from .. import _hooks, _tracing
 from ..context import Context
 from ..errors import InvalidPayload, UnknownTask
 from ..job import JobRow
@@ -45,6 +46,7 @@ class Execution:
         "row",
         "started",
         "task",
+        "trace",
         "value",
         "worker_id",
     )
@@ -69,6 +71,8 @@ class Execution:
         self.error: BaseException | None = None
         self.value: Any = None
         self._causes: dict[int, tuple[oc.Outcome, BaseException]] | None = None
+        self.trace: dict[str, str] | None = None
+        """The trace context stored at enqueue (read only while tracing is on)."""
 
     @property
     def is_async(self) -> bool:
@@ -106,6 +110,8 @@ class Execution:
         kwargs = self.row.kwargs
         self.began = time.monotonic()
         middleware = self.app.hooks.middleware
+        if _tracing.enabled():
+            middleware = (functools.partial(_tracing.attempt_span, stored=self.trace), *middleware)
         if not middleware:
             if task.options.bind:
                 return fn(Context(self.app, self.row, self.worker_id, self.cancel), *args, **kwargs)

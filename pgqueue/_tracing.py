@@ -1,0 +1,161 @@
+"""OpenTelemetry: a span for each enqueue and one for each attempt, in one trace.
+
+``enqueue <task>`` (kind PRODUCER) wraps a single enqueue and stores its context (the
+W3C ``traceparent``/``tracestate`` the global propagator writes) in the job's
+``trace`` column, in the same INSERT. ``run <task>`` (kind CONSUMER) wraps each
+attempt as its child, so one trace goes from the web request that enqueued a job to
+the task that ran it, and spans the task opens nest under it. Bulk enqueues
+(``enqueue_many``), workflows and cron ticks store no context: their attempts start
+new traces.
+
+Only ``opentelemetry-api`` is used (extra ``pgqueue[otel]``). Until the application
+installs a TracerProvider (``opentelemetry-sdk``), pgqueue records nothing and stores
+nothing, at the cost of one check per enqueue and per attempt.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+
+from ._sql import query
+from .errors import Snooze
+
+if TYPE_CHECKING:
+    from opentelemetry.trace import Span, Tracer, TracerProvider
+
+    from .context import Context
+
+log = logging.getLogger("pgqueue.worker")
+
+TRACER_NAME = "pgqueue"
+SYSTEM = "pgqueue"
+
+_api: Any = None
+"""The ``opentelemetry.trace`` module once imported, False when it is not installed."""
+_provider: TracerProvider | None = None
+"""A provider for pgqueue alone (tests); None uses the global one."""
+
+
+def _trace() -> Any:
+    global _api
+    if _api is None:
+        try:
+            from opentelemetry import trace
+        except ImportError:
+            _api = False
+        else:
+            _api = trace
+    return _api
+
+
+def enabled() -> bool:
+    """True when opentelemetry-api is installed and a real TracerProvider is set."""
+    trace = _trace()
+    if trace is False:
+        return False
+    if _provider is not None:
+        return True
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+
+
+def _tracer() -> Tracer:
+    from . import __version__
+
+    trace = _trace()
+    provider = _provider if _provider is not None else trace.get_tracer_provider()
+    tracer: Tracer = provider.get_tracer(TRACER_NAME, __version__)
+    return tracer
+
+
+@contextlib.contextmanager
+def enqueue_span(task: str, queue: str) -> Iterator[Span | None]:
+    """The producer span around one enqueue (None when tracing is off); set the job id
+    on it with :func:`set_job_id` once it is known."""
+    if not enabled():
+        yield None
+        return
+    from opentelemetry.trace import SpanKind
+
+    with _tracer().start_as_current_span(
+        f"enqueue {task}",
+        kind=SpanKind.PRODUCER,
+        attributes={
+            "messaging.system": SYSTEM,
+            "messaging.operation.type": "send",
+            "messaging.destination.name": queue,
+            "pgqueue.task": task,
+        },
+    ) as span:
+        yield span
+
+
+def set_job_id(span: Span | None, job_id: int) -> None:
+    if span is not None:
+        span.set_attribute("messaging.message.id", str(job_id))
+
+
+def carrier() -> str | None:
+    """The current trace context as JSON text for the ``trace`` column, or None
+    (tracing off, or no span is active)."""
+    if not enabled():
+        return None
+    from opentelemetry import propagate
+
+    found: dict[str, str] = {}
+    propagate.inject(found)
+    return json.dumps(found, separators=(",", ":")) if found else None
+
+
+def fetch(conn: psycopg.Connection[Any], ids: Sequence[int]) -> dict[int, dict[str, str]]:
+    """Job id -> stored trace context, for jobs that have one (one query). A failed
+    read is logged and gives no contexts: the jobs are already claimed and must run."""
+    try:
+        rows = conn.execute(query("trace_get"), {"ids": list(ids)}).fetchall()
+    except psycopg.Error as exc:
+        log.warning("could not read the trace context of %s claimed job(s): %s", len(ids), exc)
+        return {}
+    return {int(job_id): stored for job_id, stored in rows if isinstance(stored, dict)}
+
+
+@contextlib.contextmanager
+def attempt_span(ctx: Context, stored: dict[str, str] | None) -> Iterator[None]:
+    """The consumer span around one attempt, child of the context ``stored`` at enqueue
+    (a new trace without one).
+
+    Used as the outermost middleware while tracing is on. An exception the task
+    raises is recorded on the span (status ERROR) and re-raised; a Snooze is not an
+    error.
+    """
+    from opentelemetry import propagate
+    from opentelemetry.trace import SpanKind, Status, StatusCode
+
+    row = ctx.job.row
+    parent = propagate.extract(stored) if stored else None
+    with _tracer().start_as_current_span(
+        f"run {row.task}",
+        context=parent,
+        kind=SpanKind.CONSUMER,
+        record_exception=False,
+        set_status_on_exception=False,
+        attributes={
+            "messaging.system": SYSTEM,
+            "messaging.operation.type": "process",
+            "messaging.destination.name": row.queue,
+            "messaging.message.id": str(row.id),
+            "pgqueue.task": row.task,
+            "pgqueue.attempt": row.attempt,
+        },
+    ) as span:
+        try:
+            yield
+        except BaseException as exc:
+            if not isinstance(exc, Snooze):
+                span.record_exception(exc)
+                span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            raise
