@@ -329,3 +329,29 @@ def test_registration_is_checked(dsn: str) -> None:
     with pytest.raises(InvalidOption, match="async def"):
         app.middleware(async_hook)  # type: ignore[arg-type]
     assert not app.hooks.active
+
+
+def test_job_cancelled_fires_when_a_running_job_is_cancelled(dsn: str) -> None:
+    app = pgqueue.App(dsn=dsn)
+    seen: list[pgqueue.JobEvent] = []
+    for name in EVENTS:
+        app.on(name)(seen.append)  # type: ignore[call-overload]
+
+    @app.task(name="h.long")
+    async def long() -> None:
+        await asyncio.sleep(60)
+
+    job = long.enqueue()
+    worker = pgqueue.Worker(app, concurrency=1)
+    worker.start()
+    try:
+        wait_for(lambda: any(e.name == "job_started" for e in seen), timeout=20)
+        assert job.cancel()
+        wait_for(lambda: any(e.name == "job_cancelled" for e in seen), timeout=20)
+    finally:
+        worker.stop(timeout=5)
+        app.close()
+    assert [e.name for e in seen] == ["job_started", "job_cancelled"]
+    assert job.refresh().state == pgqueue.JobState.CANCELLED
+    cancelled = seen[1]
+    assert cancelled.job.id == job.id and cancelled.duration is not None and cancelled.exception is None
