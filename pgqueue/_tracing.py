@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import time
 from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -40,6 +41,9 @@ _api: Any = None
 """The ``opentelemetry.trace`` module once imported, False when it is not installed."""
 _provider: TracerProvider | None = None
 """A provider for pgqueue alone (tests); None uses the global one."""
+RECHECK_S = 1.0
+_on = False
+_next_check = 0.0
 
 
 def _trace() -> Any:
@@ -55,13 +59,25 @@ def _trace() -> Any:
 
 
 def enabled() -> bool:
-    """True when opentelemetry-api is installed and a real TracerProvider is set."""
+    """True when opentelemetry-api is installed and a real TracerProvider is set.
+
+    Called per enqueue and per attempt, so it is cheap: OpenTelemetry sets the global
+    provider once for good, so a True answer is kept, and while there is none the
+    provider is looked up at most every RECHECK_S (a provider installed after
+    pgqueue's first enqueue is noticed within that time).
+    """
+    global _on, _next_check
+    if _on or _provider is not None:
+        return True
+    now = time.monotonic()
+    if now < _next_check:
+        return False
+    _next_check = now + RECHECK_S
     trace = _trace()
     if trace is False:
         return False
-    if _provider is not None:
-        return True
-    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    _on = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+    return _on
 
 
 def _tracer() -> Tracer:
@@ -73,13 +89,19 @@ def _tracer() -> Tracer:
     return tracer
 
 
-@contextlib.contextmanager
-def enqueue_span(task: str, queue: str) -> Iterator[Span | None]:
+_NO_SPAN: contextlib.nullcontext[None] = contextlib.nullcontext()
+
+
+def enqueue_span(task: str, queue: str) -> contextlib.AbstractContextManager[Span | None]:
     """The producer span around one enqueue (None when tracing is off); set the job id
     on it with :func:`set_job_id` once it is known."""
     if not enabled():
-        yield None
-        return
+        return _NO_SPAN
+    return _enqueue_span(task, queue)
+
+
+@contextlib.contextmanager
+def _enqueue_span(task: str, queue: str) -> Iterator[Span]:
     from opentelemetry.trace import SpanKind
 
     with _tracer().start_as_current_span(
