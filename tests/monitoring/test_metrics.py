@@ -150,3 +150,25 @@ def test_app_metrics_embedded_in_process(dsn: str) -> None:
     finally:
         app.metrics.close()
         app.close()
+
+
+def test_single_process_cli_serves_metrics_and_refuses_a_taken_port(
+    conn: psycopg.Connection, workers: Workers
+) -> None:
+    port = free_port()
+    proc = workers.start("--metrics-port", str(port), "--metrics-host", "127.0.0.1", app=APP)
+    (worker_id, _), = workers.wait_registered(1)
+    insert_jobs(conn, "m.ok", "jsonb_build_array(g)", 10)
+    s = wait_for(lambda: scraped_when(port, "pgqueue_jobs_succeeded_total", 10), timeout=30)
+    assert total(s, "pgqueue_worker_info", worker_id=worker_id) == 1
+    assert total(s, "pgqueue_job_duration_seconds_count", task="m.ok") == 10
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        busy = taken.getsockname()[1]
+        second = workers.start("--metrics-port", str(busy), "--metrics-host", "127.0.0.1", app=APP)
+        assert second.wait(timeout=60) == 2
+    assert "choose another --metrics-port" in workers.log(1)
+    proc.send_signal(2)
+    assert proc.wait(timeout=30) == 0
