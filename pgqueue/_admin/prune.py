@@ -120,8 +120,14 @@ def prune_on(
     dry_run: bool = False,
     batch_size: int = PRUNE_BATCH,
     max_batches: int | None = None,
+    elect: bool = False,
 ) -> PruneResult:
-    """Prune on an autocommit connection: ``plan`` maps state -> minimum age."""
+    """Prune on an autocommit connection: ``plan`` maps state -> minimum age.
+
+    ``elect``: each batch first takes the retention election as a transaction-scoped
+    advisory lock; when another process holds it, raises _NotElected. Being scoped to
+    the batch's own transaction keeps it correct behind a transaction pooler.
+    """
     if batch_size < 1:
         raise InvalidOption(f"batch_size must be >= 1, got {batch_size}")
     now = datetime.now(UTC)
@@ -138,6 +144,10 @@ def prune_on(
                 result.complete = False
                 return result
             with conn.transaction():
+                if elect:
+                    won = conn.execute(query("admin_retention_lock")).fetchone()
+                    if not (won and won[0]):
+                        raise _NotElected
                 conn.execute(query("admin_lock_timeout"), {"timeout": f"{LOCK_TIMEOUT_S}s"})
                 n = conn.execute(query("admin_prune_batch"), params).rowcount
             result.batches += 1
@@ -156,8 +166,9 @@ def run_retention(
 ) -> PruneResult | None:
     """One retention pass, for a worker's maintenance loop; call it every minute or so.
 
-    Only one process prunes at a time: the pass runs under a session advisory lock and
-    returns None at once when another process holds it. It deletes at most
+    Only one process prunes at a time: every batch runs under a transaction-scoped
+    advisory lock (safe behind pgbouncer), and the pass returns None at once when
+    another process holds it. It deletes at most
     ``max_batches`` batches (``complete`` False means more is due: call again soon).
     A batch that waits ``LOCK_TIMEOUT_S`` for a lock ends the pass quietly (None).
     ``target`` is an App (a pool connection is used) or an autocommit connection.
@@ -172,12 +183,11 @@ def run_retention(
 def _retention_pass(
     conn: Connection[Any], plan: dict[str, timedelta], batch_size: int, max_batches: int
 ) -> PruneResult | None:
-    row = conn.execute(query("admin_retention_lock")).fetchone()
-    if not (row and row[0]):
-        return None
     try:
-        return prune_on(conn, plan, batch_size=batch_size, max_batches=max_batches)
-    except psycopg.errors.LockNotAvailable:
+        return prune_on(conn, plan, batch_size=batch_size, max_batches=max_batches, elect=True)
+    except (_NotElected, psycopg.errors.LockNotAvailable):
         return None
-    finally:
-        conn.execute(query("admin_retention_unlock"))
+
+
+class _NotElected(Exception):
+    """Another process holds the retention election."""

@@ -1,3 +1,4 @@
--- Elect one pruner across all workers: a session advisory lock, released explicitly
--- (admin_retention_unlock) or by the session ending if the worker dies.
-SELECT pg_try_advisory_lock(hashtextextended('pgqueue.retention', 0))
+-- Elect one pruner across all workers, batch by batch: a transaction-scoped advisory
+-- lock, so it never outlives the batch's transaction (a session lock could be left
+-- behind on a pooled server connection when a transaction pooler sits in between).
+SELECT pg_try_advisory_xact_lock(hashtextextended('pgqueue.retention', 0))
