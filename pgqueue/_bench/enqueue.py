@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import multiprocessing as mp
+import queue
 import time
 from typing import Any
 
@@ -13,6 +14,7 @@ from .db import Probe
 from .report import Result, median
 from .tasks import register
 
+PRODUCERS_TIMEOUT_S = 300.0
 WARMUP = 100
 """Enqueues each producer makes before the clock starts (pool connection, caches)."""
 
@@ -80,7 +82,17 @@ def single(probe: Probe, jobs: int, producers: int) -> Result:
     procs = [ctx.Process(target=_producer, args=(probe.dsn, each, start_at, out)) for _ in range(producers)]
     for p in procs:
         p.start()
-    times = [float(out.get(timeout=300)) for _ in procs]
+    times: list[float] = []
+    deadline = time.monotonic() + PRODUCERS_TIMEOUT_S
+    while len(times) < producers:
+        try:
+            times.append(float(out.get(timeout=1.0)))
+        except queue.Empty:
+            failed = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if failed or time.monotonic() > deadline:
+                for p in procs:
+                    p.kill()
+                raise RuntimeError(f"enqueue producers failed (exit codes {failed})") from None
     for p in procs:
         p.join()
     total = each * producers

@@ -9,6 +9,7 @@ import sys
 import typer
 
 from .. import _logging
+from .._worker.config import CONCURRENCY
 from ..errors import ConfigurationError
 from . import common
 
@@ -45,7 +46,9 @@ def register(app: typer.Typer) -> None:
         queues: str | None = typer.Option(
             None, "--queues", "-q", help="Comma-separated queues (default: every queue of the app's tasks)."
         ),
-        concurrency: int = typer.Option(10, "--concurrency", "-c", help="Jobs run at once per process."),
+        concurrency: int = typer.Option(
+            CONCURRENCY, "--concurrency", "-c", help="Jobs run at once per process."
+        ),
         processes: int = typer.Option(1, "--processes", "-p", help="Worker processes under one supervisor."),
         shutdown_timeout: float = typer.Option(
             30.0, "--shutdown-timeout", help="Seconds running jobs get to finish on SIGTERM/SIGINT."

@@ -37,6 +37,7 @@ from .events import EventHook, WorkerEvent, WorkerStats, emit
 from .execution import Execution
 from .executor import Executor
 from .heartbeat import Heartbeat
+from .jsonb import use_fast_jsonb
 from .listener import Listener
 from .outcome import Kind, Outcome
 from .ticker import Ticker
@@ -113,6 +114,7 @@ class Worker:
         self._stopped = threading.Event()
         self._notified = False
         self._freed = False
+        self._full = False
         self._due_at: float | None = None
         self._due_lock = threading.Lock()
         self._held: dict[int, Execution] = {}
@@ -127,8 +129,6 @@ class Worker:
         self._ticker = Ticker()
         self._heartbeat = Heartbeat(self.id, self.queues, config.concurrency, config.lease, config.meta)
         self._rescuer = Rescuer()
-        self._beating_since: float | None = None
-        """Monotonic time since which this process's heartbeats succeed (None: failing)."""
         self._claimer = claims.Claimer(self.id, self.queues, config.lease)
         self._scheduler: Scheduler | None = None
 
@@ -212,7 +212,6 @@ class Worker:
         try:
             with self._pool.connection() as conn:
                 self._heartbeat.beat(conn, ())
-            self._beating_since = time.monotonic()
         except psycopg.errors.UndefinedTable:
             self._pool.close()
             raise SchemaOutOfDate("the database has no pgqueue schema; run `pgqueue migrate` first") from None
@@ -301,10 +300,12 @@ class Worker:
             # A limit held due jobs back: a job of ours finishing frees room, claim again.
             freed = self._freed and (cfg.stop_when_idle or self._claimer.throttled)
             if backlog or self._notified or poll_due or timer_due or freed:
+                self._full = True  # before the check: a slot freed in between still wakes us
                 free = self._executor.free_slots()
                 if free <= 0:
                     self._sleep(None)
                     continue
+                self._full = False
                 if backlog and free < self._batch_min and self._executor.busy:
                     # More is due but only a few slots are free: wait a moment for more to
                     # free up, so one round trip claims a batch rather than one job.
@@ -349,6 +350,7 @@ class Worker:
 
     def _claim(self, free: int) -> list[JobRow]:
         with self._pool.connection() as conn:
+            use_fast_jsonb(conn)
             jobs = self._claimer.claim(conn, free)
             traces = _tracing.fetch(conn, [r.id for r in jobs]) if jobs and _tracing.enabled() else None
         if self._claimer.retry_in is not None:
@@ -425,7 +427,19 @@ class Worker:
 
     def _on_free(self) -> None:
         self._freed = True
-        self._wake.set()
+        # Called once per finished job: wake the producer only when it can act on it
+        # (it waits for a free slot, or half of them, or needs every free), not once per
+        # job, which would pass the GIL back and forth for nothing.
+        ex = self._executor
+        if (
+            self._full
+            or ex.busy == 0
+            or ex.free_slots() >= self._batch_min
+            or self.config.stop_when_idle
+            or self._claimer.throttled
+        ):
+            self._full = False
+            self._wake.set()
 
     def _on_settled(self, ex: Execution, outcome: Outcome) -> None:
         assert self._completer is not None
@@ -436,13 +450,17 @@ class Worker:
             self._note_due(outcome.delay + 0.01)
 
     def _on_written(self, batch: list[Outcome], applied: set[int]) -> None:
-        for o in batch:
-            with self._held_lock:
-                ex = self._held.get(o.job_id)
+        held = self._held
+        owners: list[Execution | None] = []
+        with self._held_lock:  # once per batch, not once per job
+            for o in batch:
+                ex = held.get(o.job_id)
                 if ex is not None and ex.outcome is o:
-                    del self._held[o.job_id]
+                    del held[o.job_id]
                 else:
                     ex = None
+                owners.append(ex)
+        for o, ex in zip(batch, owners, strict=True):
             row = ex.row if ex is not None else None
             task = row.task if row else "?"
             queue = row.queue if row else "?"
@@ -501,14 +519,8 @@ class Worker:
     def _beat(self) -> None:
         with self._held_lock:
             held = list(self._held.items())
-        try:
-            with self._pool.connection() as conn:
-                extended = self._heartbeat.beat(conn, [job_id for job_id, _ in held])
-        except Exception:
-            self._beating_since = None
-            raise
-        if self._beating_since is None:
-            self._beating_since = time.monotonic()
+        with self._pool.connection() as conn:
+            extended = self._heartbeat.beat(conn, [job_id for job_id, _ in held])
         self.stats.running = self._executor.busy
         for job_id in self._heartbeat.cancel_requested:
             self._cancel_job(job_id)
@@ -527,13 +539,6 @@ class Worker:
                 self._executor.cancel(ex)
 
     def _rescue(self) -> None:
-        # After this process could not reach the database (an outage, a restart), live
-        # workers elsewhere could not heartbeat either: their leases look expired. Wait
-        # until every live worker had two heartbeats to re-extend them, so only the jobs
-        # of workers that are really gone are rescued (no second copy of a running job).
-        since = self._beating_since
-        if since is None or time.monotonic() - since < 2 * self.config.heartbeat_interval:
-            return
         with self._pool.connection() as conn:
             rescued = self._rescuer.run_once(conn)
         self.stats.rescued += len(rescued)

@@ -33,11 +33,11 @@ class Execution:
     """
 
     __slots__ = (
+        "_cancel",
         "_causes",
         "_lock",
         "app",
         "began",
-        "cancel",
         "cancel_requested",
         "deadline",
         "duration",
@@ -56,7 +56,7 @@ class Execution:
         self.row = row
         self.task = task
         self.worker_id = worker_id
-        self.cancel = threading.Event()
+        self._cancel: threading.Event | None = None  # made on first use: most attempts never need it
         self.cancel_requested = False
         self.outcome: oc.Outcome | None = None
         self.started = time.monotonic()
@@ -75,8 +75,19 @@ class Execution:
         """The trace context stored at enqueue (read only while tracing is on)."""
 
     @property
+    def cancel(self) -> threading.Event:
+        """Set when the worker wants the attempt to stop (``ctx.cancelled`` reads it)."""
+        event = self._cancel
+        if event is None:
+            with self._lock:
+                if self._cancel is None:
+                    self._cancel = threading.Event()
+                event = self._cancel
+        return event
+
+    @property
     def is_async(self) -> bool:
-        return self.task is not None and inspect.iscoroutinefunction(self.task.fn)
+        return self.task is not None and _is_coroutine_fn(self.task.fn)
 
     def settle(self, outcome: oc.Outcome) -> bool:
         """Record ``outcome`` if none was recorded yet; True when this call won."""
@@ -153,3 +164,9 @@ class Execution:
                 self._causes = {}
             self._causes[id(outcome)] = (outcome, exc)
         return outcome
+
+
+@functools.cache
+def _is_coroutine_fn(fn: Callable[..., Any]) -> bool:
+    # inspect.iscoroutinefunction costs microseconds; a task's function never changes.
+    return inspect.iscoroutinefunction(fn)

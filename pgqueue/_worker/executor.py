@@ -37,6 +37,8 @@ class Executor:
         self._on_free = on_free
         self._busy = 0
         self._lock = threading.Condition()
+        self._notify_free = 1
+        """Free slots at which a release notifies ``_lock`` waiters (raised by wait_free)."""
         self._running: dict[int, Execution] = {}
         self._futures: dict[int, concurrent.futures.Future[None]] = {}
         self._sync_q: queue.SimpleQueue[Execution | None] = queue.SimpleQueue()
@@ -90,7 +92,13 @@ class Executor:
         """Block until at least ``slots`` slots are free, nothing runs, or ``timeout``
         passes; returns the free slots."""
         with self._lock:
-            self._lock.wait_for(lambda: self.concurrency - self._busy >= slots or self._busy == 0, timeout)
+            self._notify_free = slots
+            try:
+                self._lock.wait_for(
+                    lambda: self.concurrency - self._busy >= slots or self._busy == 0, timeout
+                )
+            finally:
+                self._notify_free = 1
             return self.concurrency - self._busy
 
     def unsettled(self) -> list[Execution]:
@@ -126,7 +134,10 @@ class Executor:
             self._busy -= 1
             self._running.pop(id(ex), None)
             self._futures.pop(id(ex), None)
-            self._lock.notify_all()
+            # Wake waiters only when what they wait for can be true: a producer waiting
+            # for half the slots is not woken (and the GIL not passed) once per job.
+            if self._busy == 0 or self.concurrency - self._busy >= self._notify_free:
+                self._lock.notify_all()
         self._on_free()
 
     def _settle(self, ex: Execution, outcome: oc.Outcome | None) -> None:
