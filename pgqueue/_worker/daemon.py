@@ -129,6 +129,8 @@ class Worker:
         self._ticker = Ticker()
         self._heartbeat = Heartbeat(self.id, self.queues, config.concurrency, config.lease, config.meta)
         self._rescuer = Rescuer()
+        self._beating_since: float | None = None
+        """Monotonic time since which this process's heartbeats succeed (None: failing)."""
         self._claimer = claims.Claimer(self.id, self.queues, config.lease)
         self._scheduler: Scheduler | None = None
 
@@ -212,6 +214,7 @@ class Worker:
         try:
             with self._pool.connection() as conn:
                 self._heartbeat.beat(conn, ())
+            self._beating_since = time.monotonic()
         except psycopg.errors.UndefinedTable:
             self._pool.close()
             raise SchemaOutOfDate("the database has no pgqueue schema; run `pgqueue migrate` first") from None
@@ -519,8 +522,14 @@ class Worker:
     def _beat(self) -> None:
         with self._held_lock:
             held = list(self._held.items())
-        with self._pool.connection() as conn:
-            extended = self._heartbeat.beat(conn, [job_id for job_id, _ in held])
+        try:
+            with self._pool.connection() as conn:
+                extended = self._heartbeat.beat(conn, [job_id for job_id, _ in held])
+        except Exception:
+            self._beating_since = None
+            raise
+        if self._beating_since is None:
+            self._beating_since = time.monotonic()
         self.stats.running = self._executor.busy
         for job_id in self._heartbeat.cancel_requested:
             self._cancel_job(job_id)
@@ -539,6 +548,13 @@ class Worker:
                 self._executor.cancel(ex)
 
     def _rescue(self) -> None:
+        # After this process could not reach the database (an outage, a restart), live
+        # workers elsewhere could not heartbeat either: their leases look expired. Wait
+        # until every live worker had two heartbeats to re-extend them, so only the jobs
+        # of workers that are really gone are rescued (no second copy of a running job).
+        since = self._beating_since
+        if since is None or time.monotonic() - since < 2 * self.config.heartbeat_interval:
+            return
         with self._pool.connection() as conn:
             rescued = self._rescuer.run_once(conn)
         self.stats.rescued += len(rescued)
