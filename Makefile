@@ -26,7 +26,7 @@ test-chaos: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check pgqueue tests migrations examples
-	$(BIN)/mypy --strict pgqueue
+	$(BIN)/mypy --strict pgqueue examples
 
 bench: $(STAMP)
 	$(BIN)/pgqueue bench

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, overload
 
 from . import _dsn
 from ._admin.queues import Queues
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
 
     from ._metrics import Metrics
     from ._validate import ArgsCheck
+    from .context import Context
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -111,12 +112,33 @@ class App:
     def task(
         self,
         *,
+        bind: Literal[True],
         name: str | None = None,
         queue: str | None = None,
         priority: int = 0,
         max_attempts: int | None = None,
         timeout: float | None = None,
-        bind: bool = False,
+        store_result: bool = True,
+        retry_on: Sequence[type[BaseException]] = (),
+        discard_on: Sequence[type[BaseException]] = (),
+        backoff_base: float = 1.0,
+        backoff_max: float = 3600.0,
+        backoff_jitter: float = 0.25,
+        backoff: BackoffFn | None = None,
+        unique_key: str | UniqueKeyFn | None = None,
+        tags: Sequence[str] = (),
+    ) -> Callable[[Callable[Concatenate[Context, P], R]], Task[P, R]]: ...
+
+    @overload
+    def task(
+        self,
+        *,
+        name: str | None = None,
+        queue: str | None = None,
+        priority: int = 0,
+        max_attempts: int | None = None,
+        timeout: float | None = None,
+        bind: Literal[False] = False,
         store_result: bool = True,
         retry_on: Sequence[type[BaseException]] = (),
         discard_on: Sequence[type[BaseException]] = (),

@@ -164,13 +164,17 @@ class Task(Generic[P, R]):
         )
 
     # --- workflows (pgqueue.workflow) -------------------------------------------------------
-    def s(self, *args: P.args, **kwargs: P.kwargs) -> Signature:
-        """A signature for chains/groups/chords; receives the previous step's result first."""
+    def s(self, *args: Any, **kwargs: Any) -> Signature:
+        """A signature for chains/groups/chords; receives the previous step's result first.
+
+        Deliberately loosely typed: a step's leading arguments are supplied by the step
+        before it (a chord callback gets the list of results), so the signature is partial.
+        """
         from .workflow import Signature
 
         return Signature(self, tuple(args), dict(kwargs))
 
-    def si(self, *args: P.args, **kwargs: P.kwargs) -> Signature:
+    def si(self, *args: Any, **kwargs: Any) -> Signature:
         """An immutable signature: ignores the previous step's result."""
         from .workflow import Signature
 

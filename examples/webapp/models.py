@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 from sqlalchemy import (
@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
 )
 from sqlalchemy.dialects.postgresql import JSONB, insert
+from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
 import pgqueue
@@ -120,3 +121,8 @@ def create_all(dsn: str | None = None) -> None:
         session.execute(
             insert(Invite).values(code=WELCOME_INVITE, uses_left=1_000_000).on_conflict_do_nothing()
         )
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows touched by an UPDATE/DELETE executed through a Session."""
+    return int(cast(CursorResult[Any], result).rowcount)

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 import pgqueue
 
 from .models import Document, Email, Report, User, engine
+from .models import rowcount as _rowcount
 
 app = pgqueue.App()  # PGQUEUE_DSN, else DATABASE_URL, else the embedded server
 
@@ -122,7 +123,7 @@ def count_part(report_id: int, part: int, parts: int) -> dict[str, int]:
                 Document.status == "processed", Document.id % parts == part
             )
         ).one()
-    return {"part": part, "documents": int(documents), "words": int(words)}
+    return {"part": part, "documents": int(documents or 0), "words": int(words or 0)}
 
 
 @app.task(queue="reports")
@@ -148,11 +149,11 @@ def nightly_cleanup() -> dict[str, int]:
     documents processed that long ago."""
     cutoff = datetime.now(UTC) - RETENTION
     with Session(engine()) as session, session.begin():
-        emails = session.execute(delete(Email).where(Email.sent_at < cutoff)).rowcount
-        reports = session.execute(delete(Report).where(Report.finished_at < cutoff)).rowcount
-        documents = session.execute(
+        emails = _rowcount(session.execute(delete(Email).where(Email.sent_at < cutoff)))
+        reports = _rowcount(session.execute(delete(Report).where(Report.finished_at < cutoff)))
+        documents = _rowcount(session.execute(
             update(Document)
             .where(Document.processed_at < cutoff, Document.content.is_not(None))
             .values(content=None)
-        ).rowcount
+        ))
     return {"emails": emails, "reports": reports, "documents": documents}

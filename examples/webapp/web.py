@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 import pgqueue
 from pgqueue.workflow import chord, group
 
-from .models import Document, Invite, Report, User, create_all, engine
+from .models import Document, Invite, Report, User, create_all, engine, rowcount
 from .tasks import (
     app as queue,
 )
@@ -103,11 +103,11 @@ def signup(body: SignupIn, session: DB) -> dict[str, Any]:
         raise HTTPException(409, f"{body.email} already has an account") from None
     job = send_welcome_email.configure(conn=session).enqueue(user.id)
     if body.invite is not None:
-        redeemed = session.execute(
+        redeemed = rowcount(session.execute(
             update(Invite)
             .where(Invite.code == body.invite, Invite.uses_left > 0)
             .values(uses_left=Invite.uses_left - 1)
-        ).rowcount
+        ))
         if not redeemed:
             session.rollback()  # the user and the welcome e-mail go with it
             raise HTTPException(400, f"invite {body.invite!r} is not valid")

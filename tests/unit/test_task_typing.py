@@ -1,4 +1,5 @@
-"""Task signatures reach the type checker: a wrong enqueue argument is a mypy error."""
+"""Task signatures reach the type checker: a wrong enqueue argument is a mypy error
+(for ``bind=True`` tasks the Context parameter is not the caller's to pass)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,13 @@ send_welcome.enqueue(1, nope=True)                                   # line 14
 
 async def main() -> None:
     await send_welcome.enqueue_async(user_id="x")                    # line 17
+
+@app.task(bind=True)
+def process(ctx: pgqueue.Context, document_id: int) -> None:
+    ctx.progress(1, 2)
+
+process.enqueue(7)                                                    # ctx is not the caller's
+process.enqueue("seven")                                              # line 24
 '''
 
 
@@ -35,4 +43,4 @@ def test_wrong_enqueue_arguments_are_type_errors(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parents[2],
     )
     lines = {int(line.split(":")[1]) for line in result.stdout.splitlines() if ": error:" in line}
-    assert lines == {12, 13, 14, 17}, result.stdout
+    assert lines == {12, 13, 14, 17, 24}, result.stdout
