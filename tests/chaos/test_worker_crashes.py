@@ -64,6 +64,8 @@ def test_sigkill_random_workers_while_3_processes_drain(chaos_dsn: str, workers:
     if not pick(True, False):  # default leases: invariant 4, rescued within 15 s (+ slack)
         assert rep.rescue_max < 20, rep.summary()
     figure("worker_crashes", kills=len(killed), **rep.figures())
+    # The supervisor has restarted the last victim (after its back-off); then it stops cleanly.
+    wait_for(lambda: len(live_worker_pids(chaos_dsn, set())) == 3, timeout=60)
     assert workers.stop() == [0], workers.logs()
 
 
