@@ -21,9 +21,8 @@ from functools import cache
 from typing import Any, Final
 
 import psycopg
-from alembic.script import ScriptDirectory
 
-from . import _db, _migrate
+from . import _db
 from ._sql import query
 
 STATEMENT_TIMEOUT_S: Final = 5.0
@@ -57,6 +56,10 @@ class Health:
 
 @cache
 def _known_revisions() -> frozenset[str]:
+    from alembic.script import ScriptDirectory  # heavy: imported only when a probe runs
+
+    from . import _migrate
+
     script = ScriptDirectory(str(_migrate.migrations_dir()))
     return frozenset(rev.revision for rev in script.walk_revisions())
 
@@ -87,6 +90,8 @@ def check(
     no prepared statements, so it works through a transaction pooler. ``hostname``
     defaults to this machine's (a Kubernetes pod's name) and only matters with ``worker``.
     """
+    from . import _migrate
+
     head = _migrate.head()
     host = (hostname or socket.gethostname()) if worker else None
     started = time.monotonic()

@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 from psycopg import Connection
 from psycopg.rows import dict_row
 
-from .. import _migrate
 from .._sql import query
 
 if TYPE_CHECKING:
@@ -76,6 +75,8 @@ def run_doctor(app: App, limits: Limits | None = None) -> list[Check]:
 
 
 def _schema(dsn: str) -> Check:
+    from .. import _migrate  # alembic is heavy; only this check needs it
+
     current, head = _migrate.current(dsn), _migrate.head()
     data = {"current": current, "head": head}
     if current == head:

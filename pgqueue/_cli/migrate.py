@@ -6,7 +6,6 @@ import sys
 
 import typer
 
-from .. import _migrate
 from . import common
 
 
@@ -23,6 +22,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Bring the pgqueue schema to a revision (default: the newest)."""
+        from .. import _migrate  # alembic is heavy; only this command needs it
+
         if sql:
             sys.stdout.write(_migrate.sql(to, start=from_rev))
             return
