@@ -8,6 +8,7 @@ the worker's LISTEN connection is a direct one (never through a pooler).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import psycopg
@@ -44,14 +45,17 @@ def make_pool(
     min_size: int,
     max_size: int,
     name: str = APPLICATION_NAME,
+    configure: Callable[[psycopg.Connection[TupleRow]], None] | None = None,
 ) -> ConnectionPool[psycopg.Connection[TupleRow]]:
-    """An open pool of autocommit connections; each statement commits on its own."""
+    """An open pool of autocommit connections; each statement commits on its own.
+    ``configure`` is called once on every new connection (psycopg_pool's hook)."""
     return ConnectionPool(
         dsn,
         min_size=min_size,
         max_size=max_size,
         kwargs={"autocommit": True, **connect_kwargs(name)},
         name=name,
+        configure=configure,
         open=True,
     )
 

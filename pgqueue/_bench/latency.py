@@ -34,6 +34,7 @@ def latency(probe: Probe, rate: float, seconds: float, *, listen: bool, poll_int
     app = register(pgqueue.App(dsn=probe.dsn))
     stamp = app.tasks["bench.stamp"]
     sent: dict[int, float] = {}
+    acked: dict[int, float] = {}
     with Workers(probe.dsn, extra=extra) as w, _db.connect(probe.dsn, autocommit=False) as conn:
         w.wait_ready(lambda: probe.one("bench_workers"))
         time.sleep(SETTLE_S)
@@ -47,6 +48,7 @@ def latency(probe: Probe, rate: float, seconds: float, *, listen: bool, poll_int
             t0 = time.time()
             conn.commit()
             sent[job.id] = t0
+            acked[job.id] = time.time()
         deadline = time.monotonic() + RESULTS_TIMEOUT_S
         while True:
             rows = probe.all("bench_stamps", {"queue": QUEUE})
@@ -58,6 +60,8 @@ def latency(probe: Probe, rate: float, seconds: float, *, listen: bool, poll_int
     if len(lat) != len(sent):
         raise RuntimeError(f"only {len(lat)} of {len(sent)} latency jobs ran")
     pct = percentiles(lat)
+    commit = percentiles([(acked[i] - sent[i]) * 1000.0 for i in sent])
+    from_ack = percentiles([(float(s) - acked[i]) * 1000.0 for i, s in rows if i in acked])
     if listen:
         goal, met = "p50 <= 2.5, p99 <= 6 ms", pct["p50"] <= 2.5 and pct["p99"] <= 6.0
     else:
@@ -68,6 +72,7 @@ def latency(probe: Probe, rate: float, seconds: float, *, listen: bool, poll_int
         f"{rate:g} jobs/s for {seconds:g}s, {mode}",
         None,
         latency_ms=pct,
+        extra={"commit_ms": commit, "from_commit_returned_ms": from_ack},
         goal=goal,
         met=met,
     )

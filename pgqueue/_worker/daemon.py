@@ -29,7 +29,7 @@ from .._maintenance.rescuer import Rescuer
 from .._settings import check_name
 from ..errors import SchemaOutOfDate
 from ..job import JobRow
-from . import claims, lifecycle
+from . import claims, lifecycle, pooled
 from .completer import Completer
 from .config import RETENTION_INTERVAL_S, WorkerConfig
 from .deadline import GuardedPool
@@ -37,7 +37,6 @@ from .events import EventHook, WorkerEvent, WorkerStats, emit
 from .execution import Execution
 from .executor import Executor
 from .heartbeat import Heartbeat
-from .jsonb import use_fast_jsonb
 from .listener import Listener
 from .outcome import Kind, Outcome
 from .ticker import Ticker
@@ -209,7 +208,13 @@ class Worker:
         # Every block on a pooled connection is bounded (deadline.py): a half-open
         # connection fails and is replaced instead of hanging a claim or a heartbeat.
         self._pool = GuardedPool(
-            _db.make_pool(dsn, min_size=1, max_size=POOL_MAX_SIZE, name="pgqueue-worker")
+            _db.make_pool(
+                dsn,
+                min_size=1,
+                max_size=POOL_MAX_SIZE,
+                name="pgqueue-worker",
+                configure=pooled.configure,
+            )
         )
         try:
             with self._pool.connection() as conn:
@@ -353,7 +358,6 @@ class Worker:
 
     def _claim(self, free: int) -> list[JobRow]:
         with self._pool.connection() as conn:
-            use_fast_jsonb(conn)
             jobs = self._claimer.claim(conn, free)
             traces = _tracing.fetch(conn, [r.id for r in jobs]) if jobs and _tracing.enabled() else None
         if self._claimer.retry_in is not None:
