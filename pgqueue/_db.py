@@ -39,6 +39,22 @@ def connect(
     return psycopg.connect(dsn, autocommit=autocommit, **connect_kwargs(application_name))
 
 
+def check_reachable(dsn: str) -> None:
+    """Connect once and hang up; raise DatabaseUnavailable with the reason (no password)."""
+    from ._dsn import redact
+    from .errors import DatabaseUnavailable
+
+    try:
+        with psycopg.connect(dsn, **connect_kwargs()):
+            pass
+    except psycopg.OperationalError as exc:
+        reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
+        raise DatabaseUnavailable(
+            f"cannot reach the database ({reason}); check --dsn / PGQUEUE_DSN / DATABASE_URL "
+            "and that the server is up"
+        ) from None
+
+
 def make_pool(
     dsn: str,
     *,

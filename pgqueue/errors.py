@@ -23,6 +23,10 @@ class DatabaseNotFound(PgQueueError, RuntimeError):
     """No database could be located (no DSN given and no embedded server)."""
 
 
+class DatabaseUnavailable(PgQueueError, ConnectionError):
+    """The database could not be reached (wrong DSN, server down, network)."""
+
+
 class EmbeddedServerError(PgQueueError, RuntimeError):
     """The embedded PostgreSQL server could not be started or stopped."""
 

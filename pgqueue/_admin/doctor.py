@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 from psycopg import Connection
 from psycopg.rows import dict_row
 
+from .. import _db
 from .._sql import query
+from ..errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
     from ..app import App
@@ -58,6 +60,10 @@ class Check:
 def run_doctor(app: App, limits: Limits | None = None) -> list[Check]:
     """Run every check against ``app``'s database; the first check is the schema."""
     limits = limits or Limits()
+    try:
+        _db.check_reachable(app.dsn)
+    except DatabaseUnavailable as exc:
+        return [Check("connection", FAIL, str(exc), "start the server or fix the DSN")]
     checks = [_schema(app.dsn)]
     with app.pool.connection() as conn:
         checks += [_xmin(conn, limits), _notify(conn)]

@@ -205,6 +205,7 @@ class Worker:
     def _startup(self) -> None:
         self._stopped.clear()
         dsn = self._dsn or self.app.dsn
+        _db.check_reachable(dsn)  # a clear error now, rather than a pool timeout later
         # Every block on a pooled connection is bounded (deadline.py): a half-open
         # connection fails and is replaced instead of hanging a claim or a heartbeat.
         self._pool = GuardedPool(
