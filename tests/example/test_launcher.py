@@ -29,8 +29,11 @@ def _make_is_set_up() -> bool:
 def test_make_example_runs_the_launcher() -> None:
     if shutil.which("make") is None:
         pytest.skip("make is not installed")
-    dry = subprocess.run(["make", "-n", "example", "EXAMPLE_ARGS=--port 1234"], cwd=ROOT,
-                         capture_output=True, text=True, check=True)
+    # --no-print-directory: under `make test` this make is nested and would announce itself.
+    dry = subprocess.run(
+        ["make", "--no-print-directory", "-n", "example", "EXAMPLE_ARGS=--port 1234"],
+        cwd=ROOT, capture_output=True, text=True, check=True,
+    )
     assert dry.stdout.splitlines()[-1] == ".venv/bin/python -m examples.webapp --port 1234"
 
 
