@@ -24,6 +24,7 @@ from psycopg_pool import ConnectionPool
 
 import pgqueue
 from pgqueue._worker import completer, deadline, listener
+from tests import execlog
 
 app = pgqueue.App()
 
@@ -56,19 +57,11 @@ def log_pool() -> ConnectionPool:
 
 
 def log_start(ctx: pgqueue.Context) -> int:
-    with log_pool().connection() as conn:
-        row = conn.execute(
-            "INSERT INTO exec_log (job_id, attempt, pid, started_at) "
-            "VALUES (%s, %s, %s, clock_timestamp()) RETURNING id",
-            (ctx.job.id, ctx.attempt, os.getpid()),
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+    return execlog.log_start(log_pool(), ctx)
 
 
 def log_end(log_id: int) -> None:
-    with log_pool().connection() as conn:
-        conn.execute("UPDATE exec_log SET finished_at = clock_timestamp() WHERE id = %s", (log_id,))
+    execlog.log_end(log_pool(), log_id)
 
 
 @app.task(name="c.work", bind=True, max_attempts=25, backoff_base=0.2, backoff_max=2.0)

@@ -11,6 +11,7 @@ import time
 from typing import Any
 
 import pgqueue
+from tests import execlog
 
 app = pgqueue.App()  # PGQUEUE_DSN names the test's database
 
@@ -24,19 +25,11 @@ class PermanentError(Exception):
 
 
 def log_start(ctx: pgqueue.Context) -> int:
-    with app.pool.connection() as conn:
-        row = conn.execute(
-            "INSERT INTO exec_log (job_id, attempt, pid, started_at) "
-            "VALUES (%s, %s, %s, clock_timestamp()) RETURNING id",
-            (ctx.job.id, ctx.attempt, os.getpid()),
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
+    return execlog.log_start(app.pool, ctx)
 
 
 def log_end(log_id: int) -> None:
-    with app.pool.connection() as conn:
-        conn.execute("UPDATE exec_log SET finished_at = clock_timestamp() WHERE id = %s", (log_id,))
+    execlog.log_end(app.pool, log_id)
 
 
 @app.task(name="t.record", bind=True)
