@@ -147,6 +147,7 @@ def run(dsn: str, *, jobs: int = 300, concurrency: int = 8, console: Console | N
         elapsed = time.monotonic() - progress.started
         worker.stop(timeout=10)
         summary = _summary(app)
+    out.print()
     table = Table(title="summary")
     for col in ("state", "jobs", "with retried errors"):
         table.add_column(col)
