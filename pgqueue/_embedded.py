@@ -9,6 +9,7 @@ stops it.
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -147,5 +148,9 @@ def stop(base: Path | None = None) -> bool:
         module.pg_ctl(["-w", "-m", "fast", "stop"], pgdata=data, user=user, timeout=START_TIMEOUT_S)
     except subprocess.SubprocessError as exc:
         raise EmbeddedServerError(f"the embedded server in {data} did not stop: {exc}") from exc
-    PostgresServer._instances.pop(data.resolve(), None)
+    # Forget the library's handle so a later start() in this process starts afresh, and
+    # drop its exit hook, which would otherwise look the forgotten handle up again.
+    handle = PostgresServer._instances.pop(data.resolve(), None)
+    if handle is not None:
+        atexit.unregister(handle._cleanup)
     return True

@@ -173,3 +173,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+@pytest.fixture(autouse=True)
+def _needs_tcp(request: pytest.FixtureRequest) -> None:
+    """Skip ``needs_tcp`` tests when the server has no TCP address (the embedded server
+    listens on a Unix socket only); CI's server on 127.0.0.1:5432 runs them."""
+    if request.node.get_closest_marker("needs_tcp") is None:
+        return
+    admin = request.getfixturevalue("pg_server")
+    host = str(psycopg.conninfo.conninfo_to_dict(admin).get("host") or "")
+    if not host or host.startswith("/"):
+        pytest.skip(
+            "needs PostgreSQL over TCP (proxy/pgbouncer in between); the server here listens on a "
+            "Unix socket only: set PGQUEUE_TEST_DSN to a TCP server to run it"
+        )
+

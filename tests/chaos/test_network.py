@@ -110,6 +110,7 @@ def _latency(conn: psycopg.Connection, job_id: int) -> float | None:
     return float(row[1]) if row and row[0] == "succeeded" else None
 
 
+@pytest.mark.needs_tcp
 def test_half_open_network(chaos_dsn: str, proxy: Proxy, workers: Workers) -> None:
     dbname = psycopg.conninfo.conninfo_to_dict(chaos_dsn)["dbname"]
     ping, ping_timeout, deadline = 1.0, 1.0, 3.0

@@ -97,6 +97,7 @@ def _cli(*args: str, dsn: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.needs_tcp
 def test_secrets_in_dsns_never_reach_logs_or_doctor(worker_role: tuple[str, str], workers: Workers) -> None:
     _, role_dsn = worker_role
     doctor = _cli("doctor", dsn=role_dsn)

@@ -38,6 +38,9 @@ SHORT = Profile(hosts=2, jobs=200, processes=1, sleep=0.01)
 FULL = Profile(hosts=3, jobs=3000, processes=2, sleep=0.005)
 
 
+pytestmark = pytest.mark.needs_tcp
+
+
 @pytest.fixture
 def bouncers() -> Iterator[list[PgBouncer]]:
     started: list[PgBouncer] = []

@@ -17,6 +17,9 @@ from tests.helpers import wait_for
 JOBS = 60
 
 
+pytestmark = pytest.mark.needs_tcp
+
+
 @pytest.fixture
 def bouncer(service_dir: Path, dsn: str) -> Iterator[PgBouncer]:
     info = psycopg.conninfo.conninfo_to_dict(dsn)
