@@ -31,6 +31,9 @@ Written = Callable[[list[Outcome], set[int]], None]
 """``on_written(outcomes, applied_ids)``: called after each batch write."""
 
 
+_FINAL_STATES = {Kind.DEAD: "dead", Kind.CANCELLED: "cancelled"}
+"""Outcomes written by complete_final.sql, with the state each ends in."""
+
 def write_batch(conn: psycopg.Connection[Any], worker_id: uuid.UUID, batch: Sequence[Outcome]) -> set[int]:
     """Write ``batch`` (one statement per kind present); returns the ids that were applied.
 
@@ -41,14 +44,12 @@ def write_batch(conn: psycopg.Connection[Any], worker_id: uuid.UUID, batch: Sequ
     mistakes that half for fenced out). Measured with 5% failing jobs: 10.7 ms per batch
     of about 90 outcomes before, as separate autocommit statements (docs/benchmarks.md).
     """
-    by_kind: dict[str, list[Outcome]] = {"success": [], "requeue": [], "dead": [], "cancelled": []}
+    by_kind: dict[str, list[Outcome]] = {"success": [], "requeue": [], "final": []}
     for o in batch:
         if o.kind is Kind.SUCCEEDED:
             by_kind["success"].append(o)
-        elif o.kind is Kind.DEAD:
-            by_kind["dead"].append(o)
-        elif o.kind is Kind.CANCELLED:
-            by_kind["cancelled"].append(o)
+        elif o.kind in _FINAL_STATES:
+            by_kind["final"].append(o)
         else:
             by_kind["requeue"].append(o)
     statements: list[tuple[LiteralString, dict[str, Any]]] = []
@@ -81,21 +82,21 @@ def write_batch(conn: psycopg.Connection[Any], worker_id: uuid.UUID, batch: Sequ
                 },
             )
         )
-    for kind, name in (("dead", "complete_dead"), ("cancelled", "complete_cancelled")):
-        if by_kind[kind]:
-            d = by_kind[kind]
-            statements.append(
-                (
-                    query(name),
-                    {
-                        "ids": [o.job_id for o in d],
-                        "attempts": [o.attempt for o in d],
-                        "errors": [o.error for o in d],
-                        "last_errors": [o.last_error for o in d],
-                        "worker": worker_id,
-                    },
-                )
+    if by_kind["final"]:
+        d = by_kind["final"]
+        statements.append(
+            (
+                query("complete_final"),
+                {
+                    "ids": [o.job_id for o in d],
+                    "attempts": [o.attempt for o in d],
+                    "states": [_FINAL_STATES[o.kind] for o in d],
+                    "errors": [o.error for o in d],
+                    "last_errors": [o.last_error for o in d],
+                    "worker": worker_id,
+                },
             )
+        )
     if not statements:
         return set()
     if len(statements) == 1:
