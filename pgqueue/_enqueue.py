@@ -149,6 +149,7 @@ def _single(
     sql_params["args"] = args_json
     sql_params["kwargs"] = kwargs_json
     sql_params["trace"] = _tracing.carrier()
+    sql_params["wake"] = "on"
     return sql_params, key
 
 
@@ -164,12 +165,29 @@ def enqueue_one(
     with _tracing.enqueue_span(task.name, options.queue or task.queue) as span:
         sql_params, key = _single(app, task, options, args, kwargs, check)
         if options.conn is None:
+            quiet = _may_be_quiet(app, sql_params, key)
             with app.pool.connection() as pg:
                 job_id = _write_one(pg, sql_params, key)
+            if quiet:  # committed: now its wake-up may be sent
+                app.wakeups.owe(sql_params["queue"])
         else:
             job_id = _write_one(_conn.resolve(options.conn), sql_params, key)
         _tracing.set_job_id(span, job_id)
         return Job(app, job_id)
+
+
+def _may_be_quiet(app: App, sql_params: dict[str, Any], key: str | None) -> bool:
+    """Whether this autocommit enqueue skips its NOTIFY (sets ``wake``): only a job due
+    now, without a unique key, whose queue had a wake-up from this process within the
+    window (pgqueue._wake); the caller then owes the queue one after the commit."""
+    quiet = (
+        key is None
+        and sql_params["run_at"] is None
+        and not (sql_params["delay"] or 0) > 0
+        and app.wakeups.quiet(sql_params["queue"])
+    )
+    sql_params["wake"] = "off" if quiet else "on"
+    return quiet
 
 
 def _write_one(pg: _conn.Conn, sql_params: dict[str, Any], key: str | None) -> int:
@@ -193,9 +211,12 @@ async def enqueue_one_async(
     with _tracing.enqueue_span(task.name, options.queue or task.queue) as span:
         sql_params, key = _single(app, task, options, args, kwargs, check)
         if options.conn is None:
+            quiet = _may_be_quiet(app, sql_params, key)
             pool = await app.async_pool()
             async with pool.connection() as apg:
                 job_id = await _write_one_async(apg, sql_params, key)
+            if quiet:
+                app.wakeups.owe(sql_params["queue"])
         else:
             apg = await _conn.resolve_async(options.conn)
             job_id = await _write_one_async(apg, sql_params, key)

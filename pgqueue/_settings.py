@@ -28,6 +28,8 @@ MAX_ATTEMPTS: Final = 5
 MAX_PAYLOAD_BYTES: Final = 1024 * 1024
 POOL_MIN_SIZE: Final = 1
 POOL_MAX_SIZE: Final = 10
+WAKE_WINDOW_MS: Final = 20
+WAKE_WINDOW_MAX_MS: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +45,10 @@ class Settings:
     pool_max_size: int = POOL_MAX_SIZE
     default_queue: str = DEFAULT_QUEUE
     default_max_attempts: int = MAX_ATTEMPTS
+    wake_window_ms: int = WAKE_WINDOW_MS
+    """Single enqueues on pgqueue's own pool send at most one wake-up NOTIFY per queue
+    and this many milliseconds per process; the others are woken by a NOTIFY sent after
+    their commit, at most this much later (pgqueue._wake). 0: one NOTIFY per enqueue."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -57,6 +63,11 @@ class Settings:
             raise ConfigurationError(
                 f"setting pool_min_size must be between 0 and pool_max_size "
                 f"({self.pool_max_size}), got {self.pool_min_size}"
+            )
+        if not 0 <= self.wake_window_ms <= WAKE_WINDOW_MAX_MS:
+            raise ConfigurationError(
+                f"setting wake_window_ms must be between 0 and {WAKE_WINDOW_MAX_MS}, "
+                f"got {self.wake_window_ms}"
             )
         check_name(self.default_queue, "queue", field="default_queue")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, overload
@@ -13,6 +14,7 @@ from ._db import LazyPool
 from ._hooks import Hooks, JobEventName, JobHook, Middleware, WorkerEventName, WorkerHook
 from ._schedule import ScheduleDef
 from ._settings import Settings, check_name
+from ._wake import Wakeups
 from .errors import InvalidOption, UnknownTask
 from .job import Job
 from .task import BackoffFn, EnqueueOptions, Item, Task, TaskOptions, UniqueKeyFn
@@ -64,6 +66,8 @@ class App:
         self._apool = LazyAsyncPool(
             lambda: self.dsn, self.settings.pool_min_size, self.settings.pool_max_size
         )
+        self.wakeups = Wakeups(lambda: self.dsn, self.settings.wake_window_ms / 1000)
+        """Wake-up debouncing of single enqueues (see ``Settings.wake_window_ms``)."""
 
     # --- database -----------------------------------------------------------------------
     @property
@@ -83,12 +87,15 @@ class App:
         return await self._apool.get()
 
     def close(self) -> None:
-        """Close the pools; the app can be used again afterwards (new pools are made)."""
+        """Send owed wake-ups and close the pools; the app can be used again afterwards
+        (new pools are made)."""
+        self.wakeups.flush()
         self._pool.close()
         self._apool.close()
 
     async def aclose(self) -> None:
-        """Close the pools from async code."""
+        """Send owed wake-ups and close the pools from async code."""
+        await asyncio.to_thread(self.wakeups.flush)
         self._pool.close()
         await self._apool.aclose()
 

@@ -2,14 +2,18 @@
 -- encoded by pgqueue, so the cast is the only parsing. run_at: explicit, else the
 -- delay counted from this statement (the database's clock, never the client's, so a
 -- skewed client cannot make a job wait), else now() like the column default.
--- The statement-level trigger pgqueue.notify_jobs sends the wake-up at commit.
+-- The statement-level trigger pgqueue.notify_jobs sends the wake-up at commit, unless
+-- %(wake)s is 'off': then this transaction's inserts are quiet (pgqueue.wake is
+-- transaction-local) and the caller sends the wake-up after the commit (pgqueue._wake).
 -- trace: the enqueue span's context while OpenTelemetry tracing is on, else NULL.
 INSERT INTO pgqueue.jobs (queue, task, args, kwargs, priority, max_attempts, run_at, tags,
                           serial_key, trace)
-VALUES (%(queue)s, %(task)s, %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s::smallint,
-        %(max_attempts)s::integer,
-        coalesce(%(run_at)s::timestamptz,
-                 statement_timestamp() + make_interval(secs => %(delay)s::float8),
-                 now()),
-        %(tags)s::text[], %(serial_key)s::text, %(trace)s::jsonb)
+SELECT %(queue)s, %(task)s, %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s::smallint,
+       %(max_attempts)s::integer,
+       coalesce(%(run_at)s::timestamptz,
+                statement_timestamp() + make_interval(secs => %(delay)s::float8),
+                now()),
+       %(tags)s::text[], %(serial_key)s::text, %(trace)s::jsonb
+FROM (SELECT set_config('pgqueue.wake', %(wake)s::text, true) AS wake) AS hint
+WHERE hint.wake IS NOT NULL
 RETURNING id

@@ -1,0 +1,183 @@
+"""Wake-ups for pgqueue's own single enqueues: at most one NOTIFY per queue and window.
+
+Postgres serialises the commits of transactions that NOTIFY: each holds one
+cluster-wide lock from the start of its commit to its end, WAL flush included. With one
+NOTIFY per enqueue, concurrent producers commit one at a time. So an enqueue on
+pgqueue's own pool (autocommit, no ``conn=``) of a job that is due now:
+
+- sends its wake-up in its own transaction (the trigger, as every insert does) when no
+  wake-up for its queue left this process within the last ``window`` seconds;
+- otherwise inserts quietly (migration 0006: ``pgqueue.wake = off`` for that one
+  statement) and, once it has committed, owes its queue a wake-up: a background thread
+  sends one ``NOTIFY`` per owed queue ``window`` after the previous one (at once if that
+  is past), in one short transaction of its own.
+
+Every job is therefore followed, after its commit, by a NOTIFY of its queue within
+``window`` (plus one round trip): the workers' contract is unchanged, only the delay of
+a quiet job's wake-up is bounded by ``window`` instead of being zero. A process that
+dies with a wake-up owed leaves those jobs to the workers' poll. Enqueues inside the
+caller's transaction (``conn=``), bulk enqueues and SQL inserts are never quiet: their
+commit is not pgqueue's to see.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any
+
+import psycopg
+
+from . import _db
+from ._settings import NOTIFY_CHANNEL
+
+log = logging.getLogger("pgqueue")
+
+SEND_SQL = "SELECT pg_notify(%s, q) FROM unnest(%s::text[]) AS q"
+JOIN_TIMEOUT_S = 5.0
+RETRY_S = 1.0
+"""After a failed send, the owed queues are tried again this much later."""
+
+
+class Wakeups:
+    """One process's wake-up debouncer for one database (one per :class:`~pgqueue.App`).
+
+    ``quiet(queue)`` says whether an enqueue may skip its NOTIFY; after such an enqueue
+    committed, ``owe(queue)`` schedules the trailing NOTIFY. ``flush()`` sends every owed
+    wake-up now (``App.close`` and interpreter exit call it). Thread-safe; fork-safe (a
+    child starts with nothing owed and its own sender).
+    """
+
+    def __init__(self, dsn_factory: Callable[[], str], window_s: float) -> None:
+        self.window_s = window_s
+        self._dsn_factory = dsn_factory
+        self._cond = threading.Condition(threading.Lock())
+        self._sent: dict[str, float] = {}
+        """queue -> monotonic time the last wake-up of this process for it was sent."""
+        self._owed: set[str] = set()
+        self._thread: threading.Thread | None = None
+        self._conn: psycopg.Connection[tuple[object, ...]] | None = None
+        self._stopping = False
+        self._pid = os.getpid()
+        self._exit_hook = False
+        self.sent = 0
+        """Trailing wake-ups sent by this process (one per queue per send)."""
+        _LIVE.add(self)
+
+    def quiet(self, queue: str) -> bool:
+        """True: a wake-up for ``queue`` left within the window, the caller may insert
+        quietly and must call :meth:`owe` once committed. False: the caller's insert
+        sends the wake-up itself (counted from now)."""
+        if self.window_s <= 0:
+            return False
+        now = time.monotonic()
+        with self._cond:
+            last = self._sent.get(queue)
+            if last is not None and now - last < self.window_s:
+                return True
+            self._sent[queue] = now
+            return False
+
+    def owe(self, queue: str) -> None:
+        """A quiet insert into ``queue`` committed: wake its workers within the window."""
+        with self._cond:
+            self._owed.add(queue)
+            if self._thread is None or not self._thread.is_alive():
+                self._stopping = False
+                self._thread = threading.Thread(target=self._run, name="pgqueue-wakeups", daemon=True)
+                self._thread.start()
+                if not self._exit_hook:
+                    atexit.register(self.flush)
+                    self._exit_hook = True
+            self._cond.notify()
+
+    def flush(self) -> None:
+        """Send every owed wake-up now and stop the sender (it restarts on the next
+        :meth:`owe`); closes the sender's connection."""
+        with self._cond:
+            if self._pid != os.getpid():
+                return  # inherited through fork before the hook ran: the parent's to send
+            self._stopping = True
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(JOIN_TIMEOUT_S)
+        with self._cond:
+            owed = sorted(self._owed)
+            self._owed.clear()
+            self._thread = None
+        if owed:
+            self._send(owed)
+        self._close()
+
+    # --- the sender thread ------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._owed and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return  # flush() sends what is left
+                now = time.monotonic()
+                due = min(self._sent.get(q, 0.0) + self.window_s for q in self._owed)
+                if due > now:
+                    self._cond.wait(due - now)
+                    continue
+                ready = sorted(q for q in self._owed if self._sent.get(q, 0.0) + self.window_s <= now)
+                self._owed.difference_update(ready)
+                for q in ready:
+                    self._sent[q] = now
+            if not self._send(ready):
+                with self._cond:
+                    self._owed.update(ready)
+                    for q in ready:  # try again RETRY_S from now
+                        self._sent[q] = time.monotonic() + RETRY_S - self.window_s
+
+    def _send(self, queues: list[str]) -> bool:
+        try:
+            if self._conn is None or self._conn.closed:
+                self._conn = _db.connect(self._dsn_factory(), application_name="pgqueue-wakeups")
+            self._conn.execute(SEND_SQL, (NOTIFY_CHANNEL, queues))
+        except psycopg.Error as exc:
+            log.warning("could not send a wake-up for queue(s) %s (%s); workers will poll", queues, exc)
+            self._close()
+            return False
+        self.sent += len(queues)
+        return True
+
+    def _close(self) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            conn.close()
+
+    def _after_fork_in_child(self) -> None:
+        """The parent's thread does not exist here and its debts are the parent's to
+        send; the connection's socket is the parent's too, so it is kept, never closed
+        (closing would end the parent's session), and a new one is made on demand."""
+        self._cond = threading.Condition(threading.Lock())
+        if self._conn is not None:
+            _INHERITED.append(self._conn)
+        self._conn = None
+        self._thread = None
+        self._owed.clear()
+        self._sent.clear()
+        self._stopping = False
+        self._pid = os.getpid()
+        self.sent = 0
+
+
+_LIVE: weakref.WeakSet[Wakeups] = weakref.WeakSet()
+_INHERITED: list[Any] = []
+
+
+def _reset_after_fork() -> None:
+    for w in list(_LIVE):
+        w._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_reset_after_fork)
