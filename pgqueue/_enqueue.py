@@ -167,7 +167,7 @@ def enqueue_one(
         if options.conn is None:
             quiet = _may_be_quiet(app, sql_params, key)
             with app.pool.connection() as pg:
-                job_id = _write_one(pg, sql_params, key)
+                job_id = _write_one(pg, sql_params, key, prepare=True)
             if quiet:  # committed: now its wake-up may be sent
                 app.wakeups.owe(sql_params["queue"])
         else:
@@ -190,9 +190,14 @@ def _may_be_quiet(app: App, sql_params: dict[str, Any], key: str | None) -> bool
     return quiet
 
 
-def _write_one(pg: _conn.Conn, sql_params: dict[str, Any], key: str | None) -> int:
+def _write_one(
+    pg: _conn.Conn, sql_params: dict[str, Any], key: str | None, prepare: bool | None = None
+) -> int:
+    """``prepare=True`` only on pgqueue's own pool, where it takes effect on direct
+    connections alone (pgqueue._db.prepare_if_direct); a caller's connection keeps its
+    own prepare policy."""
     if key is None:
-        row = pg.execute(query("enqueue"), sql_params).fetchone()
+        row = pg.execute(query("enqueue"), sql_params, prepare=prepare).fetchone()
         assert row is not None
         return int(row[0])
     args, kwargs = sql_params.pop("args"), sql_params.pop("kwargs")
@@ -214,7 +219,7 @@ async def enqueue_one_async(
             quiet = _may_be_quiet(app, sql_params, key)
             pool = await app.async_pool()
             async with pool.connection() as apg:
-                job_id = await _write_one_async(apg, sql_params, key)
+                job_id = await _write_one_async(apg, sql_params, key, prepare=True)
             if quiet:
                 app.wakeups.owe(sql_params["queue"])
         else:
@@ -224,9 +229,11 @@ async def enqueue_one_async(
         return Job(app, job_id)
 
 
-async def _write_one_async(apg: _conn.AsyncConn, sql_params: dict[str, Any], key: str | None) -> int:
+async def _write_one_async(
+    apg: _conn.AsyncConn, sql_params: dict[str, Any], key: str | None, prepare: bool | None = None
+) -> int:
     if key is None:
-        cur = await apg.execute(query("enqueue"), sql_params)
+        cur = await apg.execute(query("enqueue"), sql_params, prepare=prepare)
         row = await cur.fetchone()
         assert row is not None
         return int(row[0])

@@ -86,6 +86,8 @@ class Wakeups:
     def owe(self, queue: str) -> None:
         """A quiet insert into ``queue`` committed: wake its workers within the window."""
         with self._cond:
+            if queue in self._owed:
+                return  # the sender already waits for this queue's turn
             self._owed.add(queue)
             if self._thread is None or not self._thread.is_alive():
                 self._stopping = False

@@ -95,3 +95,28 @@ def test_health_probe_through_pgbouncer(dsn: str, bouncer: PgBouncer) -> None:
         assert verdict.ok, verdict
     with psycopg.connect(bouncer.dsn(dbname(dsn)), autocommit=True) as c:
         assert c.execute("SHOW statement_timeout").fetchone() == ("0",)
+
+
+def test_single_enqueues_through_pgbouncer_prepare_nothing(dsn: str, bouncer: PgBouncer) -> None:
+    # Direct connections prepare the single enqueue's INSERT; behind the pooler the
+    # backend pid differs from the cancel key's, so nothing is prepared and statements
+    # from several client connections share server connections without a clash.
+    import threading
+
+    import pgqueue
+
+    with pgqueue.App(dsn=bouncer.dsn(dbname(dsn)), pool_min_size=4, pool_max_size=4) as app:
+
+        def produce(base: int) -> None:
+            for i in range(25):
+                app.enqueue("deploy.record", [base + i, 0.0])
+
+        threads = [threading.Thread(target=produce, args=(100 * n,)) for n in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        with app.pool.connection() as conn:
+            assert conn.prepare_threshold is None
+    with psycopg.connect(dsn, autocommit=True) as c:
+        assert c.execute("SELECT count(*) FROM pgqueue.jobs").fetchone() == (100,)
