@@ -32,7 +32,7 @@ from ..job import JobRow
 from . import claims, lifecycle, pooled
 from .completer import Completer
 from .config import RETENTION_INTERVAL_S, WorkerConfig
-from .deadline import GuardedPool
+from .deadline import POOL_BLOCK_DEADLINE_S, WATCHDOG, GuardedPool
 from .events import EventHook, WorkerEvent, WorkerStats, emit
 from .execution import Execution
 from .executor import Executor
@@ -110,6 +110,12 @@ class Worker:
         self._parent_pid = parent_pid
         self._stopping = threading.Event()
         self._wake = threading.Event()
+        self._claim_lock = threading.Lock()
+        """Held around every claim: the free slots counted and the jobs claimed for them
+        stay consistent whether the producer or the listener thread claims."""
+        self._parked = False
+        """The producer waits with free slots and nothing to do: a NOTIFY is claimed for on
+        the listener's thread and connection (see :meth:`_claim_on_listener`)."""
         self._stopped = threading.Event()
         self._notified = False
         self._freed = False
@@ -232,7 +238,11 @@ class Worker:
         self._executor.start()
         if self.config.listen:
             self._listener = Listener(
-                self.config.listen_dsn or dsn, self._on_notify, on_control=self._on_control
+                self.config.listen_dsn or dsn,
+                self._on_notify,
+                on_control=self._on_control,
+                on_claim=self._claim_on_listener,
+                configure=pooled.configure,
             )
             self._listener.start()
         self._ticker.add(
@@ -262,6 +272,8 @@ class Worker:
 
     def _shutdown(self) -> None:
         self._stopping.set()
+        with self._claim_lock:
+            pass  # a claim under way on the listener thread has submitted its jobs by now
         if self._hooks.active:
             self._hooks.worker("worker_stopping", self)
         self._heartbeat.stopping = True
@@ -310,17 +322,10 @@ class Worker:
             freed = self._freed and (cfg.stop_when_idle or self._claimer.throttled)
             if backlog or self._notified or poll_due or timer_due or freed:
                 self._full = True  # before the check: a slot freed in between still wakes us
-                free = self._executor.free_slots()
-                if free <= 0:
+                if self._executor.free_slots() <= 0:
                     self._sleep(None)
                     continue
                 self._full = False
-                if backlog and free < self._batch_min and self._executor.busy:
-                    # More is due but only a few slots are free: wait a moment for more to
-                    # free up, so one round trip claims a batch rather than one job.
-                    free = self._executor.wait_free(self._batch_min, BATCH_WAIT_S)
-                self._notified = False
-                self._freed = False
                 if timer_due:
                     with self._due_lock:
                         self._due_at = None
@@ -328,7 +333,15 @@ class Worker:
                     next_poll = now + cfg.poll_interval
                 timer_claim = timer_claim or poll_due or timer_due
                 try:
-                    jobs = self._claim(free)
+                    with self._claim_lock:
+                        free = self._executor.free_slots()
+                        if backlog and 0 < free < self._batch_min and self._executor.busy:
+                            # More is due but only a few slots are free: wait a moment for
+                            # more to free up, so one round trip claims a batch, not one job.
+                            free = self._executor.wait_free(self._batch_min, BATCH_WAIT_S)
+                        self._notified = False
+                        self._freed = False
+                        jobs = self._claim(free) if free > 0 else []
                     short = len(jobs) < free
                     if short and (timer_claim or cfg.stop_when_idle):
                         self._schedule_next_due()
@@ -354,13 +367,22 @@ class Worker:
             with self._due_lock:
                 until = next_poll if self._due_at is None else min(next_poll, self._due_at)
             timeout = max(0.0, until - time.monotonic())
-        self._wake.wait(timeout)
+        self._parked = next_poll is not None
+        try:
+            self._wake.wait(timeout)
+        finally:
+            self._parked = False
         self._wake.clear()
 
-    def _claim(self, free: int) -> list[JobRow]:
-        with self._pool.connection() as conn:
-            jobs = self._claimer.claim(conn, free)
-            traces = _tracing.fetch(conn, [r.id for r in jobs]) if jobs and _tracing.enabled() else None
+    def _claim(self, free: int, conn: psycopg.Connection[Any] | None = None) -> list[JobRow]:
+        """Claim up to ``free`` jobs and submit them; on ``conn`` (the listener's, bounded
+        like a pooled block) or else on a pooled connection. Hold ``_claim_lock``."""
+        if conn is None:
+            with self._pool.connection() as pooled_conn:
+                jobs, traces = self._claim_on(pooled_conn, free)
+        else:
+            with WATCHDOG.guard(conn, POOL_BLOCK_DEADLINE_S):
+                jobs, traces = self._claim_on(conn, free)
         if self._claimer.retry_in is not None:
             self._note_due(self._claimer.retry_in)
         self.stats.claimed += len(jobs)
@@ -378,6 +400,13 @@ class Worker:
                 self._hooks.started(ex)
             self._executor.submit(ex)
         return jobs
+
+    def _claim_on(
+        self, conn: psycopg.Connection[Any], free: int
+    ) -> tuple[list[JobRow], dict[int, dict[str, str]] | None]:
+        jobs = self._claimer.claim(conn, free)
+        traces = _tracing.fetch(conn, [r.id for r in jobs]) if jobs and _tracing.enabled() else None
+        return jobs, traces
 
     def _schedule_next_due(self) -> None:
         with self._pool.connection() as conn:
@@ -399,8 +428,38 @@ class Worker:
         return self._executor.busy == 0 and self._completer.pending == 0 and not scheduled
 
     # --- callbacks from the services ---------------------------------------------------
-    def _on_notify(self, payload: str | None) -> None:
+    def _on_notify(self, payload: str | None) -> bool:
+        """A wake-up from the listener. True asks the listener to call
+        :meth:`_claim_on_listener` (the producer is parked: nothing else to do)."""
         if payload is None or payload in self.queues:
+            self._notified = True
+            if payload is not None and self._parked and not self._stopping.is_set():
+                return True
+            self._wake.set()
+        return False
+
+    def _claim_on_listener(self, conn: psycopg.Connection[Any]) -> None:
+        """Claim for a NOTIFY on the listener's thread and connection while the producer
+        is parked (free slots, nothing due). The listener's server process has just
+        delivered the notification, so it is awake, and no thread has to be woken before
+        the claim goes out: on a 2-core box shared with Postgres each wake-up can wait
+        for a scheduler tick. The claim lock keeps free slots and claims consistent with
+        the producer's. The producer stays parked when the claim came back short
+        (nothing more is due); it takes over when the claim lock is busy, no slot is
+        free, the claim was full (more may be due) or failed (it retries, backing off).
+        Never raises: a broken connection is the listener's to replace."""
+        claimed = False
+        if self._claim_lock.acquire(blocking=False):
+            try:
+                free = self._executor.free_slots()
+                if self._parked and not self._stopping.is_set() and free > 0:
+                    self._notified = False
+                    claimed = len(self._claim(free, conn)) < free
+            except psycopg.Error as exc:
+                log.debug("claim on the listener connection failed (%s); the producer claims", exc)
+            finally:
+                self._claim_lock.release()
+        if not claimed:
             self._notified = True
             self._wake.set()
 

@@ -6,6 +6,10 @@ connection, a ``pg_terminate_backend`` or a server restart; after each (re)conne
 reports a wake-up, since notifications sent while it was away are lost. Polling stays
 on in the worker as the safety net.
 
+While the worker is idle, the claim a notification calls for runs on this same connection,
+on this thread (``on_claim``): its server process is the one that just delivered the
+notification, hence awake, and no other thread has to be woken before the claim is sent.
+
 A connection can also die silently (half-open: the peer or a middlebox vanished without
 closing it). After ``PING_INTERVAL_S`` without a notification the listener sends a cheap
 ``SELECT 1`` that must answer within ``PING_TIMEOUT_S``; if it does not, the socket is shut
@@ -18,6 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -47,19 +52,30 @@ class Listener:
     while the LISTEN is in place. With ``on_control``, the same connection also
     LISTENs on the operators' control channel (``pgqueue_control``: cancel, pause,
     resume, limits) and passes each of its payloads to ``on_control``.
+
+    With ``on_claim``: when ``on_wake(payload)`` returns True for a notification, the
+    listener calls ``on_claim(conn)`` with its own connection once the notifications
+    received with it are all delivered (none is dropped), on this thread. ``on_claim``
+    must not raise for a failed claim (it hands the wake-up on instead); a connection
+    it leaves broken is replaced like after any other loss. ``configure(conn)`` is
+    called on every new connection before its LISTEN.
     """
 
     def __init__(
         self,
         dsn: str,
-        on_wake: Callable[[str | None], None],
+        on_wake: Callable[[str | None], bool | None],
         channel: str = NOTIFY_CHANNEL,
         on_control: Callable[[str], None] | None = None,
+        on_claim: Callable[[psycopg.Connection[Any]], None] | None = None,
+        configure: Callable[[psycopg.Connection[Any]], None] | None = None,
     ) -> None:
         self._dsn = dsn
         self._on_wake = on_wake
         self._channel = channel
         self._on_control = on_control
+        self._on_claim = on_claim
+        self._configure = configure
         self._stop = threading.Event()
         self.connected = threading.Event()
         self.reconnects = 0
@@ -82,6 +98,8 @@ class Listener:
         while not self._stop.is_set():
             try:
                 with _db.connect(self._dsn, application_name=APPLICATION_NAME) as conn:
+                    if self._configure is not None:
+                        self._configure(conn)
                     conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self._channel)))
                     if self._on_control is not None:
                         conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(CONTROL_CHANNEL)))
@@ -93,14 +111,20 @@ class Listener:
                     self._on_wake(None)
                     heard = time.monotonic()
                     while not self._stop.is_set():
-                        for note in conn.notifies(timeout=WAIT_SLICE_S):
+                        claim = False
+                        # stop_after=1: the generator ends after the first batch of
+                        # notifications (all of it delivered), so the connection is free
+                        # for a claim; those that arrive meanwhile wait in psycopg's backlog.
+                        for note in conn.notifies(timeout=WAIT_SLICE_S, stop_after=1):
                             heard = time.monotonic()
                             if note.channel == CONTROL_CHANNEL and self._on_control is not None:
                                 self._on_control(note.payload)
-                            else:
-                                self._on_wake(note.payload)
-                            if self._stop.is_set():
-                                break
+                            elif self._on_wake(note.payload):
+                                claim = self._on_claim is not None
+                        if claim:
+                            assert self._on_claim is not None
+                            self._on_claim(conn)
+                            heard = time.monotonic()
                         if time.monotonic() - heard >= PING_INTERVAL_S:
                             with WATCHDOG.guard(conn, PING_TIMEOUT_S):
                                 conn.execute(query("listener_ping"))
