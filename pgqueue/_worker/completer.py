@@ -1,7 +1,7 @@
 """Writes attempt outcomes in batches, each behind its (id, attempt, worker_id) fence.
 
-Outcomes queue up while a write is in flight and go out together in the next one: at
-most one statement per outcome kind per batch, however many jobs it holds. A
+Outcomes queue up while a write is in flight and go out together in the next one: one
+statement per batch, however many jobs and outcome kinds it holds. A
 fenced-out outcome (the worker lost the lease; the job was rescued or re-claimed) is
 logged and counted, never raised. A failed write is retried with back-off: outcomes
 are not dropped while the process lives; if it dies first, the leases expire and
@@ -15,7 +15,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, LiteralString
+from typing import Any
 
 import psycopg
 
@@ -31,83 +31,53 @@ Written = Callable[[list[Outcome], set[int]], None]
 """``on_written(outcomes, applied_ids)``: called after each batch write."""
 
 
-_FINAL_STATES = {Kind.DEAD: "dead", Kind.CANCELLED: "cancelled"}
-"""Outcomes written by complete_final.sql, with the state each ends in."""
+_STATES = {
+    Kind.SUCCEEDED: "succeeded",
+    Kind.DEAD: "dead",
+    Kind.CANCELLED: "cancelled",
+    Kind.RETRY: "queued",
+    Kind.SNOOZE: "queued",
+    Kind.HANDBACK: "queued",
+}
+"""The state each outcome kind leaves its job in (complete_mixed.sql)."""
+
 
 def write_batch(conn: psycopg.Connection[Any], worker_id: uuid.UUID, batch: Sequence[Outcome]) -> set[int]:
-    """Write ``batch`` (one statement per kind present); returns the ids that were applied.
+    """Write ``batch`` in one autocommit statement; returns the ids that were applied.
 
-    One kind (the common case: all succeeded): one autocommit statement. Several kinds:
-    their statements go out in one pipelined transaction, so the batch costs one round
-    trip and one commit (one WAL flush) instead of one of each per kind, and it lands
-    whole or not at all (a retried batch never finds half of itself already written and
-    mistakes that half for fenced out). Measured with 5% failing jobs: 10.7 ms per batch
-    of about 90 outcomes before, as separate autocommit statements (docs/benchmarks.md).
+    All successes (the common case): complete_success.sql. Anything else: every kind
+    in one statement, complete_mixed.sql, so the batch is one plan, one round trip and
+    one commit, and lands whole or not at all (a retried batch never finds half of
+    itself already written and mistakes that half for fenced out). A batch of 100 with
+    6 retries and 1 dead job, alone on its connection: 1.9-2.1 ms as one statement per
+    kind pipelined in one transaction, 1.45 ms as one statement (all successes: 1.1 ms);
+    inside a worker draining 5% failing jobs, 5.7-6.1 ms before, 2.8-3.7 ms after
+    (docs/benchmarks.md, "Retries").
     """
-    by_kind: dict[str, list[Outcome]] = {"success": [], "requeue": [], "final": []}
-    for o in batch:
-        if o.kind is Kind.SUCCEEDED:
-            by_kind["success"].append(o)
-        elif o.kind in _FINAL_STATES:
-            by_kind["final"].append(o)
-        else:
-            by_kind["requeue"].append(o)
-    statements: list[tuple[LiteralString, dict[str, Any]]] = []
-    if by_kind["success"]:
-        s = by_kind["success"]
-        statements.append(
-            (
-                query("complete_success"),
-                {
-                    "ids": [o.job_id for o in s],
-                    "attempts": [o.attempt for o in s],
-                    "results": [o.result for o in s],
-                    "worker": worker_id,
-                },
-            )
-        )
-    if by_kind["requeue"]:
-        r_ = by_kind["requeue"]
-        statements.append(
-            (
-                query("complete_requeue"),
-                {
-                    "ids": [o.job_id for o in r_],
-                    "attempts": [o.attempt for o in r_],
-                    "delays": [o.delay for o in r_],
-                    "refunds": [o.refund for o in r_],
-                    "errors": [o.error for o in r_],
-                    "last_errors": [o.last_error for o in r_],
-                    "worker": worker_id,
-                },
-            )
-        )
-    if by_kind["final"]:
-        d = by_kind["final"]
-        statements.append(
-            (
-                query("complete_final"),
-                {
-                    "ids": [o.job_id for o in d],
-                    "attempts": [o.attempt for o in d],
-                    "states": [_FINAL_STATES[o.kind] for o in d],
-                    "errors": [o.error for o in d],
-                    "last_errors": [o.last_error for o in d],
-                    "worker": worker_id,
-                },
-            )
-        )
-    if not statements:
+    if not batch:
         return set()
-    if len(statements) == 1:
-        sql, params = statements[0]
-        return {r[0] for r in conn.execute(sql, params).fetchall()}
-    with conn.pipeline(), conn.transaction():
-        cursors = [conn.execute(sql, params) for sql, params in statements]
-    applied: set[int] = set()
-    for cur in cursors:
-        applied.update(r[0] for r in cur.fetchall())
-    return applied
+    if all(o.kind is Kind.SUCCEEDED for o in batch):
+        params: dict[str, Any] = {
+            "ids": [o.job_id for o in batch],
+            "attempts": [o.attempt for o in batch],
+            "results": [o.result for o in batch],
+            "worker": worker_id,
+        }
+        return {r[0] for r in conn.execute(query("complete_success"), params).fetchall()}
+    params = {
+        "ids": [o.job_id for o in batch],
+        "attempts": [o.attempt for o in batch],
+        "states": [_STATES[o.kind] for o in batch],
+        "results": [o.result for o in batch],
+        # float(): Retry(delay=5) and Snooze(5) give ints, and psycopg refuses a list
+        # mixing int and float (a DataError, which the completer would retry forever).
+        "delays": [None if o.delay is None else float(o.delay) for o in batch],
+        "refunds": [o.refund for o in batch],
+        "errors": [o.error for o in batch],
+        "last_errors": [o.last_error for o in batch],
+        "worker": worker_id,
+    }
+    return {r[0] for r in conn.execute(query("complete_mixed"), params).fetchall()}
 
 
 class Completer:
