@@ -48,7 +48,9 @@ class Feeder:
     def _run(self) -> None:
         with _db.connect(self._dsn, application_name="pgqueue-bench-feeder") as conn:
             while not self._stop.is_set():
-                row = conn.execute(query("bench_queued"), {"queue": QUEUE}).fetchone()
+                row = conn.execute(
+                    query("bench_queued"), {"queue": QUEUE, "window": LOW_WATER}
+                ).fetchone()
                 if row is not None and row[0] < LOW_WATER:
                     conn.execute(
                         query("bench_seed"),
@@ -80,9 +82,13 @@ def held_xmin(
         base = 0.0
         recovered_after: float | None = None
         end = released_at + recovery_s
+        # Polled incrementally (the last seconds only): a poll that reads every job
+        # finished since the start grows with the run and slows the worker it measures.
+        counts: dict[int, int] = {}
         while time.monotonic() - t0 < end:
             time.sleep(1.0)
-            curve = _curve(probe, since)
+            _poll(probe, since, counts)
+            curve = _as_curve(counts)
             base = _baseline(curve, held_at)
             recovered_after = _recovered(curve, released_at, base)
             if recovered_after is not None and time.monotonic() - t0 > released_at + recovered_after + 3:
@@ -113,13 +119,25 @@ def held_xmin(
     )
 
 
+def _poll(probe: Probe, since: Any, counts: dict[int, int]) -> None:
+    """Update ``counts`` (second -> jobs finished) from the last counted second on."""
+    start = max(0, max(counts, default=0) - 1)
+    for s, c in probe.all("bench_buckets", {"queue": QUEUE, "since": since, "from_s": start}):
+        counts[int(s)] = int(c)
+
+
 def _curve(probe: Probe, since: Any) -> list[int]:
-    rows = probe.all("bench_buckets", {"queue": QUEUE, "since": since})
-    if not rows:
+    counts: dict[int, int] = {}
+    _poll(probe, since, counts)
+    return _as_curve(counts)
+
+
+def _as_curve(counts: dict[int, int]) -> list[int]:
+    if not counts:
         return []
-    out = [0] * (int(rows[-1][0]) + 1)
-    for s, c in rows:
-        out[int(s)] = int(c)
+    out = [0] * (max(counts) + 1)
+    for s, c in counts.items():
+        out[s] = c
     return out[:-1]  # the last second is incomplete
 
 
