@@ -116,6 +116,9 @@ class Worker:
         self._parked = False
         """The producer waits with free slots and nothing to do: a NOTIFY is claimed for on
         the listener's thread and connection (see :meth:`_claim_on_listener`)."""
+        self._listener_claims = True
+        """Off for good after a claim failed on the listener's connection other than by
+        losing it (e.g. a ``listen_dsn`` role without the claim's grants)."""
         self._stopped = threading.Event()
         self._notified = False
         self._freed = False
@@ -433,7 +436,7 @@ class Worker:
         :meth:`_claim_on_listener` (the producer is parked: nothing else to do)."""
         if payload is None or payload in self.queues:
             self._notified = True
-            if payload is not None and self._parked and not self._stopping.is_set():
+            if payload is not None and self._parked and self._listener_claims and not self._stopping.is_set():
                 return True
             self._wake.set()
         return False
@@ -456,7 +459,9 @@ class Worker:
                     self._notified = False
                     claimed = len(self._claim(free, conn)) < free
             except psycopg.Error as exc:
-                log.debug("claim on the listener connection failed (%s); the producer claims", exc)
+                if not conn.broken:  # a lost connection is the listener's to replace
+                    self._listener_claims = False
+                    log.info("claims on the listener connection failed (%s); claiming on the pool only", exc)
             finally:
                 self._claim_lock.release()
         if not claimed:

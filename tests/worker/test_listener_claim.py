@@ -7,12 +7,14 @@ The workers here poll once an hour: only a NOTIFY can explain a claim during a t
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
 
 import psycopg
 import pytest
+from psycopg import sql
 
 import pgqueue
 from pgqueue._admin.control import CONTROL_CHANNEL
@@ -96,6 +98,37 @@ def test_a_stopping_worker_hands_back_nothing_claimed_by_the_listener(
     # Claimed and finished before the worker stopped, or never claimed: never left running.
     assert row[0] in ("succeeded", "queued")
     assert row[0] == "succeeded" or row[1] is None
+
+
+@pytest.fixture
+def listen_only_dsn(dsn: str) -> Iterator[str]:
+    """A DSN for a role that may LISTEN (no grant needed) but not touch pgqueue's tables."""
+    role = f"pgq_listen_{uuid.uuid4().hex[:10]}"  # roles are cluster-wide: unique name
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    info = psycopg.conninfo.conninfo_to_dict(dsn)
+    info["user"] = role
+    yield psycopg.conninfo.make_conninfo(**info)  # type: ignore[arg-type]
+    with psycopg.connect(dsn, autocommit=True) as c:
+        c.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def test_a_listen_dsn_that_cannot_claim_leaves_claims_to_the_pool(
+    task_app: ModuleType,
+    dsn: str,
+    conn: psycopg.Connection,
+    listen_only_dsn: str,
+    claim_threads: tuple[list[str], Any],
+) -> None:
+    threads, make = claim_threads
+    worker = make(concurrency=4, listen_dsn=listen_only_dsn)
+    assert worker._listener is not None
+    wait_for(worker._listener.connected.is_set)
+    for n in range(3):
+        with psycopg.connect(dsn) as tx:
+            job = task_app.add.configure(conn=tx).enqueue(n, n)
+        wait_for(lambda j=job.id: succeeded(conn, j), timeout=30)
+    assert len(threads) == 3 and "pgqueue-listen" not in threads
 
 
 def test_the_listener_claims_after_the_whole_batch_on_its_own_connection(dsn: str) -> None:
