@@ -458,10 +458,10 @@ class Worker:
                 if self._parked and not self._stopping.is_set() and free > 0:
                     self._notified = False
                     claimed = len(self._claim(free, conn)) < free
-            except psycopg.Error as exc:
-                if not conn.broken:  # a lost connection is the listener's to replace
+            except Exception as exc:  # the listener thread must live on whatever happens
+                if not (isinstance(exc, psycopg.Error) and conn.broken):  # lost: reconnecting
                     self._listener_claims = False
-                    log.info("claims on the listener connection failed (%s); claiming on the pool only", exc)
+                    log.warning("claims on the listener connection failed (%r); pool claims only", exc)
             finally:
                 self._claim_lock.release()
         if not claimed:
