@@ -159,7 +159,7 @@ class ClaimPace:
 
 
 class Claimer:
-    """Claims for one worker process (used from the producer thread only).
+    """Claims for one worker process (one claim at a time: the worker holds a lock).
 
     After each :meth:`claim`, ``retry_in`` is the number of seconds until the caller
     should claim again even if nothing wakes it (None: no such time): a limited queue can
