@@ -14,6 +14,10 @@
 -- Requeued jobs that are due at once wake idle workers (one NOTIFY per queue, folded at
 -- commit): the worker that requeued them claims again only on a wake-up or its poll. The
 -- scalar subquery forces the otherwise unreferenced CTE to run.
+-- `(state = 'running') IS TRUE` is `state = 'running'` (state is NOT NULL) in a form that does
+-- not imply jobs_lease_idx's predicate: the rows are found by primary key, never by a
+-- walk of that index, which fills with dead entries while a long transaction pins the
+-- xmin horizon (tens of ms per statement, and deadlocks between heartbeat and completion).
 WITH done AS (
     UPDATE pgqueue.jobs AS j
     SET state = u.state,
@@ -34,7 +38,7 @@ WITH done AS (
     WHERE j.id = u.id
       AND j.attempt = u.attempt
       AND j.worker_id = %(worker)b
-      AND j.state = 'running'
+      AND (j.state = 'running') IS TRUE
     RETURNING j.id, j.queue, j.state, j.run_at
 ), woken AS (
     SELECT pg_notify('pgqueue_jobs', q.queue)

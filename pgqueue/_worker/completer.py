@@ -56,6 +56,9 @@ def write_batch(conn: psycopg.Connection[Any], worker_id: uuid.UUID, batch: Sequ
     """
     if not batch:
         return set()
+    # In id order, the order in which the heartbeat (id = ANY(...)) locks the same rows:
+    # the two statements never deadlock over a pair of jobs.
+    batch = sorted(batch, key=_job_id)
     if all(o.kind is Kind.SUCCEEDED for o in batch):
         params: dict[str, Any] = {
             "ids": [o.job_id for o in batch],
@@ -78,6 +81,10 @@ def write_batch(conn: psycopg.Connection[Any], worker_id: uuid.UUID, batch: Sequ
         "worker": worker_id,
     }
     return {r[0] for r in conn.execute(query("complete_mixed"), params).fetchall()}
+
+
+def _job_id(outcome: Outcome) -> int:
+    return outcome.job_id
 
 
 class Completer:
