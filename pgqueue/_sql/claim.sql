@@ -18,8 +18,10 @@
 -- next claim, without an extra query.
 --
 -- Serial keys: a job with a serial_key is claimable only when it is the oldest live job
--- of its key and no job of its key runs (both are index probes: jobs_serial_idx and
--- jobs_serial_running_idx). Jobs without a key skip the test (OR short-circuits). The
+-- of its key and no job of its key runs: pgqueue.serial_turn() (migration 0007; two index
+-- probes, jobs_serial_idx and jobs_serial_running_idx, with this statement's snapshot; a
+-- function so the planner does not plan them on every claim). Jobs without a key skip
+-- the test (OR short-circuits). The
 -- unique index jobs_serial_running_idx turns a race this snapshot cannot see into a
 -- unique violation; the caller retries.
 --
@@ -40,14 +42,7 @@ WITH settings AS (
         WHERE j.state = 'queued'
           AND j.queue = served.name
           AND j.run_at <= now()
-          AND (j.serial_key IS NULL
-               OR (NOT EXISTS (SELECT FROM pgqueue.jobs AS s
-                               WHERE s.serial_key = j.serial_key
-                                 AND s.state IN ('waiting', 'queued', 'running')
-                                 AND s.id < j.id)
-                   AND NOT EXISTS (SELECT FROM pgqueue.jobs AS r
-                                   WHERE r.serial_key = j.serial_key
-                                     AND r.state = 'running')))
+          AND (j.serial_key IS NULL OR pgqueue.serial_turn(j.serial_key, j.id))
         ORDER BY j.priority DESC, j.run_at, j.id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED

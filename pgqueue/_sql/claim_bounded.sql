@@ -49,14 +49,7 @@ WITH settings AS (
            AND j.priority = served.b_priority
            AND (j.run_at, j.id) >= (served.b_run_at, served.b_id)
            AND j.run_at <= now()
-           AND (j.serial_key IS NULL
-                OR (NOT EXISTS (SELECT FROM pgqueue.jobs AS s
-                                WHERE s.serial_key = j.serial_key
-                                  AND s.state IN ('waiting', 'queued', 'running')
-                                  AND s.id < j.id)
-                    AND NOT EXISTS (SELECT FROM pgqueue.jobs AS r
-                                    WHERE r.serial_key = j.serial_key
-                                      AND r.state = 'running')))
+           AND (j.serial_key IS NULL OR pgqueue.serial_turn(j.serial_key, j.id))
          ORDER BY j.priority DESC, j.run_at, j.id
          LIMIT %(limit)s
          FOR UPDATE SKIP LOCKED) AS at_bound
@@ -68,14 +61,7 @@ WITH settings AS (
            AND j.queue = served.name
            AND j.priority < served.b_priority
            AND j.run_at <= now()
-           AND (j.serial_key IS NULL
-                OR (NOT EXISTS (SELECT FROM pgqueue.jobs AS s
-                                WHERE s.serial_key = j.serial_key
-                                  AND s.state IN ('waiting', 'queued', 'running')
-                                  AND s.id < j.id)
-                    AND NOT EXISTS (SELECT FROM pgqueue.jobs AS r
-                                    WHERE r.serial_key = j.serial_key
-                                      AND r.state = 'running')))
+           AND (j.serial_key IS NULL OR pgqueue.serial_turn(j.serial_key, j.id))
          ORDER BY j.priority DESC, j.run_at, j.id
          LIMIT %(limit)s
          FOR UPDATE SKIP LOCKED) AS below

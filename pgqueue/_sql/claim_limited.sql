@@ -57,14 +57,7 @@ WITH clock AS MATERIALIZED (
         WHERE j.state = 'queued'
           AND j.queue = a.name
           AND j.run_at <= now()
-          AND (j.serial_key IS NULL
-               OR (NOT EXISTS (SELECT FROM pgqueue.jobs AS s
-                               WHERE s.serial_key = j.serial_key
-                                 AND s.state IN ('waiting', 'queued', 'running')
-                                 AND s.id < j.id)
-                   AND NOT EXISTS (SELECT FROM pgqueue.jobs AS r
-                                   WHERE r.serial_key = j.serial_key
-                                     AND r.state = 'running')))
+          AND (j.serial_key IS NULL OR pgqueue.serial_turn(j.serial_key, j.id))
         ORDER BY j.priority DESC, j.run_at, j.id
         LIMIT a.n
         FOR UPDATE SKIP LOCKED
