@@ -205,10 +205,16 @@ def kill_random_worker(dsn: str, killed: set[int], rng: random.Random) -> int | 
 
 # --- the checks ----------------------------------------------------------------------------
 
+# A run's end: its finish, else its process's death. The death is noted just before it
+# happens (c.poison notes it, then exits), so a run another thread of that process
+# started in between ends at its own start, not before it.
 RUNS = """
 WITH runs AS (
     SELECT e.id, e.job_id, e.attempt, e.pid, e.started_at, e.finished_at,
-           coalesce(e.finished_at, k.killed_at) AS ended_at, k.pid IS NOT NULL AS killed
+           CASE WHEN e.finished_at IS NOT NULL THEN e.finished_at
+                WHEN k.killed_at IS NOT NULL THEN greatest(k.killed_at, e.started_at)
+           END AS ended_at,
+           k.pid IS NOT NULL AS killed
     FROM exec_log e LEFT JOIN kills k ON k.pid = e.pid
 )
 """
