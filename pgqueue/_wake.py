@@ -86,9 +86,6 @@ class Wakeups:
     def owe(self, queue: str) -> None:
         """A quiet insert into ``queue`` committed: wake its workers within the window."""
         with self._cond:
-            if queue in self._owed:
-                return  # the sender already waits for this queue's turn
-            self._owed.add(queue)
             if self._thread is None or not self._thread.is_alive():
                 self._stopping = False
                 self._thread = threading.Thread(target=self._run, name="pgqueue-wakeups", daemon=True)
@@ -96,6 +93,9 @@ class Wakeups:
                 if not self._exit_hook:
                     atexit.register(self.flush)
                     self._exit_hook = True
+            elif queue in self._owed:
+                return  # the sender already waits for this queue's turn
+            self._owed.add(queue)
             self._cond.notify()
 
     def flush(self) -> None:
@@ -145,7 +145,7 @@ class Wakeups:
             if self._conn is None or self._conn.closed:
                 self._conn = _db.connect(self._dsn_factory(), application_name="pgqueue-wakeups")
             self._conn.execute(SEND_SQL, (NOTIFY_CHANNEL, queues))
-        except psycopg.Error as exc:
+        except Exception as exc:  # the sender must outlive any failure; the poll is the net
             log.warning("could not send a wake-up for queue(s) %s (%s); workers will poll", queues, exc)
             self._close()
             return False

@@ -162,3 +162,24 @@ def test_a_forked_child_sends_its_own_wakeups_and_leaves_the_parents_alone(
 def test_bad_window_is_refused(value: object) -> None:
     with pytest.raises(ConfigurationError, match="wake_window_ms"):
         pgqueue.App(dsn="postgresql://unused", wake_window_ms=value)
+
+
+def test_the_sender_survives_a_failed_send_and_tries_again(dsn: str, listener: Listener) -> None:
+    from pgqueue._wake import Wakeups
+
+    attempts: list[int] = []
+
+    def flaky_dsn() -> str:
+        attempts.append(1)
+        if len(attempts) == 1:
+            raise RuntimeError("the first connection attempt fails")
+        return dsn
+
+    wakeups = Wakeups(flaky_dsn, 0.05)
+    assert wakeups.quiet("emails") is False  # the caller's own insert notifies
+    assert wakeups.quiet("emails") is True
+    wakeups.owe("emails")
+    wait_for(lambda: wakeups.sent == 1, timeout=10)  # failed once, sent on the retry
+    assert len(attempts) == 2
+    assert listener.drain() == {"emails": 1}
+    wakeups.flush()
