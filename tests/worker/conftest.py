@@ -120,4 +120,10 @@ def insert_jobs(conn: psycopg.Connection, task: str, args_sql: str, count: int, 
     )
 
 
+def succeeded(conn: psycopg.Connection, job_id: int) -> bool:
+    """Whether job ``job_id`` has ended ``succeeded`` (for ``wait_for``)."""
+    row = conn.execute("SELECT state FROM pgqueue.jobs WHERE id = %s", (job_id,)).fetchone()
+    return row == ("succeeded",)
+
+
 Counter = Callable[[], int]

@@ -21,6 +21,7 @@ from pgqueue._admin.control import CONTROL_CHANNEL
 from pgqueue._settings import NOTIFY_CHANNEL
 from pgqueue._worker.listener import Listener
 from tests.helpers import wait_for
+from tests.worker.conftest import succeeded
 
 NO_POLL = 3600.0
 
@@ -39,6 +40,8 @@ def claim_threads(task_app: ModuleType) -> Iterator[tuple[list[str], Any]]:
         w = pgqueue.Worker(task_app.app, poll_interval=NO_POLL, on_event=on_event, **kw)
         w.start()
         started.append(w)
+        assert w._listener is not None
+        wait_for(w._listener.connected.is_set)  # a NOTIFY from now on reaches it
         return w
 
     yield threads, make
@@ -46,18 +49,11 @@ def claim_threads(task_app: ModuleType) -> Iterator[tuple[list[str], Any]]:
         w.stop(timeout=5)
 
 
-def succeeded(conn: psycopg.Connection, job_id: int) -> bool:
-    row = conn.execute("SELECT state FROM pgqueue.jobs WHERE id = %s", (job_id,)).fetchone()
-    return row == ("succeeded",)
-
-
 def test_an_idle_worker_starts_jobs_on_the_notify_alone(
     task_app: ModuleType, dsn: str, conn: psycopg.Connection, claim_threads: tuple[list[str], Any]
 ) -> None:
     threads, make = claim_threads
-    worker = make(concurrency=4)
-    assert worker._listener is not None
-    wait_for(worker._listener.connected.is_set)
+    make(concurrency=4)
     for n in range(5):
         with psycopg.connect(dsn) as tx:  # the NOTIFY goes out with this commit
             job = task_app.add.configure(conn=tx).enqueue(n, 1)
@@ -74,8 +70,6 @@ def test_a_notify_for_more_jobs_than_free_slots_runs_them_all(
 ) -> None:
     _threads, make = claim_threads
     worker = make(concurrency=2)
-    assert worker._listener is not None
-    wait_for(worker._listener.connected.is_set)
     with psycopg.connect(dsn) as tx:  # seven jobs, one commit, one NOTIFY
         jobs = [task_app.add.configure(conn=tx).enqueue(n, n) for n in range(7)]
     for job in jobs:
@@ -88,8 +82,6 @@ def test_a_stopping_worker_hands_back_nothing_claimed_by_the_listener(
 ) -> None:
     _threads, make = claim_threads
     worker = make(concurrency=2)
-    assert worker._listener is not None
-    wait_for(worker._listener.connected.is_set)
     with psycopg.connect(dsn) as tx:
         job = task_app.add.configure(conn=tx).enqueue(2, 2)
     worker.stop(timeout=5)
@@ -121,9 +113,7 @@ def test_a_listen_dsn_that_cannot_claim_leaves_claims_to_the_pool(
     claim_threads: tuple[list[str], Any],
 ) -> None:
     threads, make = claim_threads
-    worker = make(concurrency=4, listen_dsn=listen_only_dsn)
-    assert worker._listener is not None
-    wait_for(worker._listener.connected.is_set)
+    make(concurrency=4, listen_dsn=listen_only_dsn)
     for n in range(3):
         with psycopg.connect(dsn) as tx:
             job = task_app.add.configure(conn=tx).enqueue(n, n)

@@ -9,15 +9,10 @@ import psycopg
 
 import pgqueue
 from tests.helpers import wait_for
-from tests.worker.conftest import Workers
+from tests.worker.conftest import Workers, succeeded
 
 NO_POLL = "3600"  # only a NOTIFY can explain a claim during the test
 WINDOW_MS = 1000
-
-
-def succeeded(conn: psycopg.Connection, job_id: int) -> bool:
-    row = conn.execute("SELECT state FROM pgqueue.jobs WHERE id = %s", (job_id,)).fetchone()
-    return row == ("succeeded",)
 
 
 def test_a_quiet_job_enqueued_while_the_worker_sleeps_still_runs(
