@@ -74,18 +74,20 @@ def _check_dialect(sa_conn: Any) -> None:
 
 
 def _sqlalchemy_sync(conn: Any) -> Conn:
+    # Never import sqlalchemy.ext.asyncio here: it needs greenlet, which SQLAlchemy >= 2.1
+    # no longer installs, and a sync Session must work without it. Async objects are told
+    # apart by their module instead.
     from sqlalchemy.engine import Connection
-    from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_scoped_session
     from sqlalchemy.orm import Session, scoped_session
 
+    if type(conn).__module__.startswith("sqlalchemy.ext.asyncio"):
+        raise UnsupportedConnection(
+            "conn= is an async SQLAlchemy object; use enqueue_async / enqueue_many_async with it"
+        )
     if isinstance(conn, scoped_session):
         conn = conn()
     if isinstance(conn, Session):
         conn = conn.connection()  # begins the session's transaction
-    if isinstance(conn, AsyncSession | AsyncConnection | async_scoped_session):
-        raise UnsupportedConnection(
-            "conn= is an async SQLAlchemy object; use enqueue_async / enqueue_many_async with it"
-        )
     if not isinstance(conn, Connection):
         raise UnsupportedConnection(f"{_EXPECTED}; got {type(conn).__qualname__}")
     _check_dialect(conn)
