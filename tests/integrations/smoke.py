@@ -15,6 +15,7 @@ read commands. ``tests/integrations/test_smoke.py`` runs it in the dev venv too;
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import os
 import shutil
@@ -119,6 +120,10 @@ def main() -> None:
     admin = os.environ.get("PGQUEUE_TEST_DSN")
     if not admin:
         sys.exit("set PGQUEUE_TEST_DSN to a server where this user may create databases")
+    if os.environ.get("PGQUEUE_SMOKE_INSTALLED") == "1":  # make smoke-install: the wheel, bare
+        assert "site-packages" in (pgqueue.__file__ or ""), f"pgqueue imported from {pgqueue.__file__}"
+        for module in ("greenlet", "psycopg_binary"):
+            assert importlib.util.find_spec(module) is None, f"{module} is installed without an extra"
     with scratch_database(admin) as dsn:
         os.environ["PGQUEUE_DSN"] = dsn  # the App resolves its DSN on first use
         cli(dsn, "migrate")
