@@ -7,16 +7,36 @@ the worker's LISTEN connection is a direct one (never through a pooler).
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import psycopg
 from psycopg.rows import TupleRow
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
+from .errors import (
+    AuthenticationFailed,
+    DatabaseMissing,
+    DatabaseUnavailable,
+    HostNotFound,
+    InvalidDsn,
+    PgQueueError,
+    ReadOnlyDatabase,
+    SchemaMissing,
+    SchemaOutOfDate,
+    ServerUnreachable,
+)
+
 APPLICATION_NAME = "pgqueue"
 CONNECT_TIMEOUT_S = 10
+FIRST_CONNECT_TIMEOUT_S = 3
+"""The first connection of a pool (the probe) gives up after this long: a server that
+never answered gets one sentence within seconds, not a pool retrying for 30 s."""
+WHERE_DSN = "the DSN (--dsn or App(dsn=...), PGQUEUE_DSN, DATABASE_URL)"
+MIGRATE_HINT = "run `pgqueue migrate` (safe beside running workers)"
 PREPARE_THRESHOLD: int | None = None
 """psycopg's automatic server-side prepared statements stay off: behind a transaction
 pooler (pgbouncer < 1.21, pool_mode=transaction) a statement prepared on one server
@@ -60,20 +80,176 @@ def connect(
     return psycopg.connect(dsn, autocommit=autocommit, **connect_kwargs(application_name))
 
 
-def check_reachable(dsn: str) -> None:
-    """Connect once and hang up; raise DatabaseUnavailable with the reason (no password)."""
-    from ._dsn import redact
-    from .errors import DatabaseUnavailable
+def _where(dsn: str) -> tuple[str, str]:
+    """(host:port, database) the DSN points at, for messages (never the password)."""
+    try:
+        info = psycopg.conninfo.conninfo_to_dict(dsn)
+    except psycopg.Error:
+        return "?", "?"
+    host = str(info.get("host") or info.get("hostaddr") or "localhost")
+    return f"{host}:{info.get('port') or 5432}", str(info.get("dbname") or info.get("user") or "?")
 
+
+_QUOTED = re.compile(r'"([^"]*)"')
+
+
+def connect_error(dsn: str, exc: psycopg.Error) -> PgQueueError:
+    """The one-sentence PgQueueError for a failed connection attempt to ``dsn``.
+
+    Classified from libpq's message (a failed connection carries no SQLSTATE); an
+    unrecognised reason still gets a sentence, with libpq's first line quoted.
+    """
+    from ._dsn import redact
+
+    text = str(exc).strip()
+    first = redact(text.splitlines()[0] if text else type(exc).__name__)
+    where, dbname = _where(dsn)
+    lowered = text.lower()
+    if isinstance(exc, psycopg.ProgrammingError) and ("connection info" in lowered or "uri" in lowered):
+        return InvalidDsn(
+            f"the DSN is not a PostgreSQL URL or key=value string ({first}); "
+            "use postgresql://user:password@host:5432/dbname"
+        )
+    if "failed to resolve host" in lowered or "could not translate host name" in lowered:
+        host = where.rsplit(":", 1)[0]
+        return HostNotFound(f"cannot resolve the database host {host!r}: fix {WHERE_DSN}")
+    if "does not exist" in lowered and "database" in lowered:
+        return DatabaseMissing(
+            f"database {dbname!r} does not exist on {where}: create it (createdb {dbname}) "
+            f"or fix {WHERE_DSN}"
+        )
+    if "authentication failed" in lowered or ("role" in lowered and "does not exist" in lowered) \
+            or "no pg_hba.conf entry" in lowered or "password" in lowered:
+        found = _QUOTED.findall(text.split("FATAL:")[-1])
+        user = found[0] if found else "?"
+        return AuthenticationFailed(
+            f"PostgreSQL at {where} refused user {user!r} ({first.split('FATAL:')[-1].strip()}): "
+            f"fix the user or password in {WHERE_DSN}"
+        )
+    if "connection refused" in lowered or "no such file or directory" in lowered:
+        return ServerUnreachable(
+            f"nothing accepts connections at {where} (connection refused): start PostgreSQL "
+            f"or fix {WHERE_DSN}"
+        )
+    if "timeout expired" in lowered or "timed out" in lowered:
+        return ServerUnreachable(
+            f"no answer from {where} within {FIRST_CONNECT_TIMEOUT_S} s: check that PostgreSQL "
+            f"is up and reachable from here, or fix {WHERE_DSN}"
+        )
+    return DatabaseUnavailable(f"cannot reach the database at {where} ({first}): fix {WHERE_DSN}")
+
+
+def check_reachable(dsn: str) -> None:
+    """Connect once and hang up; raise the :func:`connect_error` sentence (no password)."""
     try:
         with psycopg.connect(dsn, **connect_kwargs()):
             pass
-    except psycopg.OperationalError as exc:
-        reason = redact(str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc))
-        raise DatabaseUnavailable(
-            f"cannot reach the database ({reason}); check --dsn / PGQUEUE_DSN / DATABASE_URL "
-            "and that the server is up"
-        ) from None
+    except psycopg.Error as exc:
+        raise connect_error(dsn, exc) from None
+
+
+def probe(dsn: str, *, schema: bool = True) -> str | None:
+    """Check once that ``dsn`` can serve pgqueue; return the schema's revision.
+
+    Connects with a :data:`FIRST_CONNECT_TIMEOUT_S` timeout and raises, as one sentence:
+    InvalidDsn, HostNotFound, ServerUnreachable, DatabaseMissing, AuthenticationFailed
+    (see :func:`connect_error`), ReadOnlyDatabase for a standby in recovery, and with
+    ``schema`` SchemaMissing when ``pgqueue migrate`` never ran. Whether the revision is
+    the one this pgqueue needs is :func:`check_revision`'s job (it needs Alembic).
+    """
+    from ._sql import query
+
+    try:
+        psycopg.conninfo.conninfo_to_dict(dsn)
+        kwargs = {**connect_kwargs(), "connect_timeout": FIRST_CONNECT_TIMEOUT_S}
+        with psycopg.connect(dsn, autocommit=True, **kwargs) as conn:
+            row = conn.execute(query("db_probe")).fetchone()
+            assert row is not None
+            in_recovery, dbname, installed = row
+            revision = None
+            if installed:
+                found = conn.execute(query("health_revision")).fetchone()
+                revision = None if found is None else str(found[0])
+    except psycopg.Error as exc:
+        raise connect_error(dsn, exc) from None
+    where, _ = _where(dsn)
+    if in_recovery:
+        raise ReadOnlyDatabase(
+            f"{where} is a read-only standby (in recovery); point the DSN at the primary, "
+            "or list every host with target_session_attrs=read-write"
+        )
+    if schema and revision is None:
+        raise SchemaMissing(f"database {dbname!r} has no pgqueue schema; run `pgqueue migrate`")
+    return revision
+
+
+def check_revision(revision: str | None) -> str | None:
+    """Raise SchemaOutOfDate when ``revision`` is older than this pgqueue's head (or None);
+    return a warning sentence when it is newer (a newer release migrated: compatible,
+    migrations only add), else None. Imports Alembic."""
+    from . import _health
+
+    head = _health_head()
+    status = _health.schema_status(revision, head)
+    if status == _health.MISSING:
+        raise SchemaMissing("the database has no pgqueue schema; run `pgqueue migrate`")
+    if status == _health.BEHIND:
+        raise SchemaOutOfDate(
+            f"the pgqueue schema is at revision {revision}, this pgqueue needs {head}; {MIGRATE_HINT}"
+        )
+    if status == _health.NEWER:
+        return f"the pgqueue schema ({revision}) is newer than this pgqueue ({head}); upgrade pgqueue"
+    return None
+
+
+def _health_head() -> str:
+    from . import _migrate
+
+    return _migrate.head()
+
+
+READ_ONLY_ERRORS = (psycopg.errors.ReadOnlySqlTransaction,)
+SCHEMA_ERRORS = (
+    psycopg.errors.UndefinedTable,
+    psycopg.errors.UndefinedColumn,
+    psycopg.errors.UndefinedFunction,
+    psycopg.errors.UndefinedObject,
+    psycopg.errors.InvalidSchemaName,
+)
+
+
+def translate(dsn: str, exc: BaseException) -> BaseException:
+    """The one-sentence PgQueueError for a psycopg error that means the environment is
+    wrong (schema missing or behind, standby, connection lost); else ``exc`` itself."""
+    if isinstance(exc, READ_ONLY_ERRORS):
+        where, _ = _where(dsn) if dsn else ("the database", "")
+        return ReadOnlyDatabase(
+            f"{where} is read-only (a standby, or default_transaction_read_only); point the DSN "
+            "at the primary, or list every host with target_session_attrs=read-write"
+        )
+    if isinstance(exc, SCHEMA_ERRORS) and dsn:
+        try:
+            revision = probe(dsn, schema=False)
+            check_revision(revision)
+        except PgQueueError as found:
+            return found
+    return exc
+
+
+class AppPool(ConnectionPool[psycopg.Connection[TupleRow]]):
+    """An App's pool: errors that mean "wrong schema" or "read-only server" leave
+    ``connection()`` blocks as their one-sentence PgQueueError (see :func:`translate`)."""
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[psycopg.Connection[TupleRow]]:
+        try:
+            with super().connection(timeout) as conn:
+                yield conn
+        except (*READ_ONLY_ERRORS, *SCHEMA_ERRORS) as exc:
+            found = translate(str(self.conninfo), exc)
+            if found is exc:
+                raise
+            raise found from exc
 
 
 def make_pool(
@@ -100,6 +276,9 @@ def make_pool(
 async def make_async_pool(
     dsn: str, *, min_size: int, max_size: int, name: str = APPLICATION_NAME
 ) -> AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]:
+    import asyncio
+
+    await asyncio.to_thread(probe, dsn)  # the same one-sentence failures as the sync pool
     pool: AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]] = AsyncConnectionPool(
         dsn,
         min_size=min_size,
@@ -114,25 +293,38 @@ async def make_async_pool(
 
 
 class LazyPool:
-    """Creates its pool on first use, once, even when threads race for it."""
+    """Creates its pool on first use, once, even when threads race for it.
+
+    Before the pool, :func:`probe` checks the database once, so an App whose database is
+    missing, unreachable or read-only raises that as one PgQueueError sentence within
+    seconds (and again on the next use). A schema that is missing or too old surfaces as
+    SchemaMissing / SchemaOutOfDate when a statement needs it (see :class:`AppPool`)."""
 
     def __init__(self, dsn_factory: Any, min_size: int, max_size: int) -> None:
         self._dsn_factory = dsn_factory
         self._min = min_size
         self._max = max_size
-        self._pool: ConnectionPool[psycopg.Connection[TupleRow]] | None = None
+        self._pool: AppPool | None = None
         self._lock = threading.Lock()
 
-    def get(self) -> ConnectionPool[psycopg.Connection[TupleRow]]:
+    def get(self) -> AppPool:
         pool = self._pool
         if pool is None:
             with self._lock:
                 if self._pool is None:
-                    self._pool = make_pool(
-                        self._dsn_factory(),
+                    dsn = self._dsn_factory()
+                    # One sentence within seconds, never a pool retrying for 30 s. A missing
+                    # or old schema is found when a statement fails (AppPool), so this
+                    # costs one round trip and no Alembic import.
+                    probe(dsn, schema=False)
+                    self._pool = AppPool(
+                        dsn,
                         min_size=self._min,
                         max_size=self._max,
+                        kwargs={"autocommit": True, **connect_kwargs(APPLICATION_NAME)},
+                        name=APPLICATION_NAME,
                         configure=prepare_if_direct,
+                        open=True,
                     )
                 pool = self._pool
         return pool

@@ -24,7 +24,36 @@ class DatabaseNotFound(PgQueueError, RuntimeError):
 
 
 class DatabaseUnavailable(PgQueueError, ConnectionError):
-    """The database could not be reached (wrong DSN, server down, network)."""
+    """The database could not be reached or used (wrong DSN, server down, network).
+
+    Its message is one sentence naming the cause and the fix; the subclasses say which
+    cause. The CLI exits 3 for every one of them.
+    """
+
+
+class ServerUnreachable(DatabaseUnavailable):
+    """Nothing answered at the DSN's host and port: server down, wrong port, no route,
+    or no answer within the connect timeout."""
+
+
+class HostNotFound(DatabaseUnavailable):
+    """The DSN's host name does not resolve."""
+
+
+class DatabaseMissing(DatabaseUnavailable):
+    """The server answered, but the DSN's database does not exist on it."""
+
+
+class AuthenticationFailed(DatabaseUnavailable):
+    """The server refused the DSN's user (wrong password, unknown role, pg_hba.conf)."""
+
+
+class ReadOnlyDatabase(DatabaseUnavailable):
+    """The DSN reaches a read-only standby (in recovery) instead of the primary."""
+
+
+class InvalidDsn(PgQueueError, ValueError):
+    """The DSN is neither a ``postgresql://`` URL nor a libpq ``key=value`` string."""
 
 
 class EmbeddedServerError(PgQueueError, RuntimeError):
@@ -70,7 +99,12 @@ class JobFailed(PgQueueError):
 
 
 class SchemaOutOfDate(PgQueueError, RuntimeError):
-    """The database schema is not at the revision this pgqueue expects."""
+    """The database schema is not at the revision this pgqueue expects: run
+    ``pgqueue migrate``. The CLI exits 4."""
+
+
+class SchemaMissing(SchemaOutOfDate):
+    """The database has no pgqueue schema at all (``pgqueue migrate`` never ran)."""
 
 
 # --- signals raised from inside a task -----------------------------------------------------

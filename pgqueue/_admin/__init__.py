@@ -7,9 +7,19 @@ methods and ``App.queues`` all delegate here. Every function takes the
 
 from __future__ import annotations
 
+from .bulk import BulkResult, run_bulk
 from .control import CONTROL_CHANNEL
 from .durations import parse_duration, parse_rate
-from .jobs import CancelOutcome, cancel_jobs, job_details, list_jobs, retry_jobs
+from .jobs import (
+    SCHEDULED,
+    CancelOutcome,
+    JobFilter,
+    cancel_jobs,
+    count_jobs,
+    job_details,
+    list_jobs,
+    retry_jobs,
+)
 from .prune import PruneResult, Retention, prune, run_retention
 from .queues import Queues
 from .stats import stats
@@ -17,11 +27,15 @@ from .workers import list_workers
 
 __all__ = [
     "CONTROL_CHANNEL",
+    "SCHEDULED",
+    "BulkResult",
     "CancelOutcome",
+    "JobFilter",
     "PruneResult",
     "Queues",
     "Retention",
     "cancel_jobs",
+    "count_jobs",
     "job_details",
     "list_jobs",
     "list_workers",
@@ -29,6 +43,7 @@ __all__ = [
     "parse_rate",
     "prune",
     "retry_jobs",
+    "run_bulk",
     "run_retention",
     "stats",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from psycopg.rows import dict_row
@@ -21,6 +22,11 @@ RETRY_BATCH = 5000
 RETRYABLE = (JobState.DEAD, JobState.CANCELLED)
 
 
+SCHEDULED = "scheduled"
+"""Not a stored state: a ``queued`` job whose ``run_at`` is in the future. Accepted
+wherever states are filtered (``jobs ls --state scheduled``, bulk actions)."""
+
+
 def _state(value: str | JobState | None) -> str | None:
     if value is None:
         return None
@@ -28,8 +34,51 @@ def _state(value: str | JobState | None) -> str | None:
         return JobState(value).value
     except ValueError:
         raise InvalidOption(
-            f"state {value!r} is not a job state; use one of {', '.join(s.value for s in JobState)}"
+            f"state {value!r} is not a job state; use one of "
+            f"{', '.join(s.value for s in JobState)} or {SCHEDULED}"
         ) from None
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Which jobs a listing or bulk action means; every field is optional (None = any).
+
+    ``state`` is a job state or ``scheduled`` (queued, ``run_at`` in the future).
+    ``tag``: jobs carrying this tag. ``older_than``: finished longer ago than this, or
+    for unfinished jobs created longer ago. Raises InvalidOption / InvalidName for an
+    unknown state, a negative age or a malformed queue name.
+    """
+
+    queue: str | None = None
+    state: str | None = None
+    task: str | None = None
+    tag: str | None = None
+    older_than: timedelta | None = None
+
+    def __post_init__(self) -> None:
+        if self.state is not None and self.state != SCHEDULED:
+            object.__setattr__(self, "state", _state(self.state))
+        if self.queue is not None:
+            check_name(self.queue, "queue")
+        if self.older_than is not None and self.older_than < timedelta(0):
+            raise InvalidOption(f"older_than must be >= 0, got {self.older_than}")
+
+    def params(self) -> dict[str, Any]:
+        """The SQL parameters of the filter (admin_jobs_list/count/ids.sql)."""
+        scheduled = self.state == SCHEDULED
+        return {
+            "state": JobState.QUEUED.value if scheduled else self.state,
+            "scheduled": True if scheduled else None,
+            "queue": self.queue,
+            "task": self.task,
+            "tag": self.tag,
+            "before": None if self.older_than is None else datetime.now(UTC) - self.older_than,
+        }
+
+
+ALL_STATES = tuple(s.value for s in JobState)
+COUNT_CAP = 100_000
+"""Counts for truncation notices and confirmations stop here ("100,000+")."""
 
 
 def list_jobs(
@@ -38,20 +87,40 @@ def list_jobs(
     state: str | JobState | None = None,
     queue: str | None = None,
     task: str | None = None,
-    limit: int = 50,
+    tag: str | None = None,
+    older_than: timedelta | None = None,
+    limit: int | None = 50,
 ) -> list[dict[str, Any]]:
-    """Jobs matching every given filter, newest first, at most ``limit`` (default 50).
+    """Jobs matching every given filter (see :class:`JobFilter`), newest first, at most
+    ``limit`` (default 50; None: all).
 
     Each row has id, queue, task, state, attempt, max_attempts, priority, run_at,
-    created_at, started_at, finished_at and last_error (first 200 characters).
+    created_at, started_at, finished_at, tags and last_error (first 200 characters).
     Raises InvalidOption for an unknown state or a limit below 1.
     """
-    if limit < 1:
+    if limit is not None and limit < 1:
         raise InvalidOption(f"limit must be >= 1, got {limit}")
-    params = {"state": _state(state), "queue": queue, "task": task, "limit": limit}
+    where = JobFilter(
+        queue=queue,
+        state=state.value if isinstance(state, JobState) else state,
+        task=task,
+        tag=tag,
+        older_than=older_than,
+    )
+    params = {**where.params(), "limit": limit}
     with app.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
         rows: list[dict[str, Any]] = cur.execute(query("admin_jobs_list"), params).fetchall()
         return rows
+
+
+def count_jobs(
+    app: App, where: JobFilter, *, states: Sequence[str] = ALL_STATES, cap: int = COUNT_CAP
+) -> int:
+    """How many jobs match ``where`` and are in one of ``states``, counted up to ``cap``."""
+    params = {**where.params(), "states": list(states), "cap": cap}
+    with app.pool.connection() as conn:
+        row = conn.execute(query("admin_jobs_count"), params).fetchone()
+    return int(row[0]) if row else 0
 
 
 def job_details(app: App, job_id: int) -> dict[str, Any]:

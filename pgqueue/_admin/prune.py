@@ -7,7 +7,7 @@ own retention, in batches of ``batch_size`` rows, one short transaction per batc
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -93,12 +93,14 @@ def prune(
     retention: Retention | None = None,
     dry_run: bool = False,
     batch_size: int = PRUNE_BATCH,
+    progress: Callable[[int], None] | None = None,
 ) -> PruneResult:
     """Delete finished jobs of ``states`` that finished more than ``older_than`` ago.
 
     Without ``older_than`` each state keeps its ``retention`` (default
-    :class:`Retention`). ``dry_run`` only counts. Raises InvalidOption for a
-    non-terminal state, a negative age or a batch size below 1.
+    :class:`Retention`). ``dry_run`` only counts. ``progress`` is called after each
+    batch with the rows it deleted. Raises InvalidOption for a non-terminal state, a
+    negative age or a batch size below 1.
     """
     if older_than is not None and older_than < timedelta(0):
         raise InvalidOption(f"older_than must be >= 0, got {older_than}")
@@ -110,7 +112,7 @@ def prune(
         if older_than is not None or s in ages
     }
     with app.pool.connection() as conn:
-        return prune_on(conn, plan, dry_run=dry_run, batch_size=batch_size)
+        return prune_on(conn, plan, dry_run=dry_run, batch_size=batch_size, progress=progress)
 
 
 def prune_on(
@@ -121,6 +123,7 @@ def prune_on(
     batch_size: int = PRUNE_BATCH,
     max_batches: int | None = None,
     elect: bool = False,
+    progress: Callable[[int], None] | None = None,
 ) -> PruneResult:
     """Prune on an autocommit connection: ``plan`` maps state -> minimum age.
 
@@ -152,6 +155,8 @@ def prune_on(
                 n = conn.execute(query("admin_prune_batch"), params).rowcount
             result.batches += 1
             result.deleted[state] += n
+            if progress is not None:
+                progress(n)
             if n < batch_size:
                 break
     return result

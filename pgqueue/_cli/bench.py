@@ -7,7 +7,7 @@ from pathlib import Path
 
 import typer
 
-from . import common
+from . import common, output
 
 
 def register(app: typer.Typer) -> None:
@@ -49,18 +49,18 @@ def register(app: typer.Typer) -> None:
         started = time.monotonic()
         if in_place:
             _check_empty(server)
-            results = _bench.run(server, profile, scenario, common.console)
+            results = _bench.run(server, profile, scenario, output.markup_console())
         else:
             with Scratch(server) as scratch_dsn:
-                results = _bench.run(scratch_dsn, profile, scenario, common.console)
+                results = _bench.run(scratch_dsn, profile, scenario, output.markup_console())
         elapsed = time.monotonic() - started
         title = f"pgqueue bench ({'quick' if quick else 'full'}), {elapsed:.0f}s"
-        _bench.print_table(results, title, common.console)
+        _bench.print_table(results, title, output.console)
         if json_out is not None:
             _bench.write_json(
                 Path(json_out), results, {"profile": "quick" if quick else "full", "seconds": round(elapsed)}
             )
-            common.console.print(f"results written to {json_out}")
+            output.line(f"results written to {json_out}")
 
 
 def _check_empty(dsn: str) -> None:

@@ -1,25 +1,32 @@
-"""Shared CLI plumbing: the resolved DSN, JSON output, error exits."""
+"""Shared CLI plumbing: the resolved DSN, opening an App, the printing layer's names.
+
+Printing lives in :mod:`pgqueue._cli.output` (data is never markup); the names below are
+re-exported so each command module imports one place.
+"""
 
 from __future__ import annotations
 
-import json
-import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING
 
 import typer
-from rich.console import Console
 
-from .. import _dsn
+from .. import _db, _dsn
+from .output import console, console_err, emit_json, fail, table, warn
 
-# Piped output (scripts, tests, logs) gets wide tables instead of Rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 200)
-console_err = Console(stderr=True, width=None if sys.stderr.isatty() else 200)
+if TYPE_CHECKING:
+    from ..app import App
+
+__all__ = ["State", "console", "console_err", "emit_json", "fail", "open_app", "print_json",
+           "state", "table"]  # fmt: skip
 
 
 @dataclass
 class State:
     dsn: str | None = None
+    debug: bool = False
 
     def resolve(self, *, embedded: bool = True) -> str:
         return _dsn.resolve_dsn(self.dsn, embedded=embedded)
@@ -30,10 +37,26 @@ def state(ctx: typer.Context) -> State:
     return obj if isinstance(obj, State) else State()
 
 
-def print_json(data: Any) -> None:
-    sys.stdout.write(json.dumps(data, default=str, indent=2) + "\n")
+def checked_dsn(ctx: typer.Context) -> str:
+    """The resolved DSN, checked once: reachable, a primary, pgqueue's schema at a
+    revision this pgqueue can use. Each failure is a PgQueueError sentence (cli.main
+    prints it and picks the exit code); a newer schema only warns."""
+    dsn = state(ctx).resolve()
+    revision = _db.probe(dsn)
+    note = _db.check_revision(revision)
+    if note:
+        warn(note)
+    return dsn
 
 
-def fail(message: str, code: int = 1) -> NoReturn:
-    console_err.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(code)
+@contextmanager
+def open_app(ctx: typer.Context, *, check: bool = True) -> Iterator[App]:
+    """An App on the checked DSN (see :func:`checked_dsn`), closed afterwards.
+    ``check=False`` (doctor) skips the schema check: diagnosing it is the command's job."""
+    from ..app import App
+
+    with App(dsn=checked_dsn(ctx) if check else state(ctx).resolve()) as app:
+        yield app
+
+
+print_json = emit_json

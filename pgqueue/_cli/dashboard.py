@@ -8,7 +8,7 @@ import typer
 
 from .. import _logging
 from ..errors import ConfigurationError
-from . import common
+from . import common, output
 
 INSTALL_HINT = "the dashboard needs its extra: pip install 'pgqueue[dashboard]'"
 LOGGERS = ("pgqueue", "uvicorn", "uvicorn.access")
@@ -55,12 +55,12 @@ def register(app: typer.Typer) -> None:
         except ConfigurationError as exc:
             common.fail(str(exc), 2)
         if not _loopback(host) and hook is None and not read_only:
-            common.console_err.print(
-                f"[yellow]warning:[/yellow] serving on {host} without --auth or --read-only: "
+            output.warn(
+                f"serving on {host} without --auth or --read-only: "
                 "anyone who reaches this port can retry, cancel and pause"
             )
-        dsn = common.state(ctx).resolve()
+        dsn = common.checked_dsn(ctx)
         with App(dsn=dsn) as pq:
             web = create_app(pq, read_only=read_only, auth=hook, title=title)
-            common.console_err.print(f"pgqueue dashboard on http://{host}:{port}/")
+            output.line(f"pgqueue dashboard on http://{host}:{port}/", err=True)
             uvicorn.run(web, host=host, port=port, log_config=None, access_log=True)

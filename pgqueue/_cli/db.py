@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from .. import _embedded
-from . import common
+from . import common, output
 
 
 def register(app: typer.Typer) -> None:
@@ -21,7 +21,7 @@ def register(app: typer.Typer) -> None:
     def stop() -> None:
         """Stop the embedded server."""
         stopped = _embedded.stop()
-        common.console.print("stopped" if stopped else "not running")
+        output.line("stopped" if stopped else "not running")
 
     @db.command()
     def url() -> None:
@@ -36,6 +36,6 @@ def register(app: typer.Typer) -> None:
         """Say whether the embedded server runs; exit 1 when it does not."""
         value = _embedded.url()
         if value is None:
-            common.console.print(f"not running (data dir {_embedded.home()})")
+            output.line(f"not running (data dir {_embedded.home()})")
             raise typer.Exit(1)
-        common.console.print(f"running: {value}")
+        output.line(f"running: {value}")

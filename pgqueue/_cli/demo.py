@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import common
+from . import common, output
 
 
 def register(app: typer.Typer) -> None:
@@ -18,5 +18,5 @@ def register(app: typer.Typer) -> None:
         from .. import _demo
 
         code = _demo.run(common.state(ctx).resolve(), jobs=jobs, concurrency=concurrency,
-                         console=common.console)
+                         console=output.markup_console())
         raise typer.Exit(code)

@@ -7,8 +7,8 @@ import typer
 from .. import _dsn
 from .._admin.doctor import OK, Limits, run_doctor
 from .._admin.durations import parse_duration
-from . import common
-from .jobs import emit_json, open_app
+from . import output
+from .common import emit_json, open_app
 
 STYLE = {"ok": "green", "warn": "yellow", "fail": "red"}
 
@@ -30,21 +30,18 @@ def register(app: typer.Typer) -> None:
             long_transaction_s=parse_duration(long_transaction).total_seconds(),
             queue_age_s=parse_duration(queue_age).total_seconds(),
         )
-        with open_app(ctx) as pq:
+        with open_app(ctx, check=False) as pq:
             checks = run_doctor(pq, limits)
             where = _dsn.redact(pq.dsn)
         healthy = all(c.status == OK for c in checks)
         if as_json:
             emit_json({"database": where, "healthy": healthy, "checks": [c.as_dict() for c in checks]})
         else:
-            common.console.print(f"database: {where}", highlight=False)
+            output.line(f"database: {where}")
             for c in checks:
-                style = STYLE.get(c.status, "white")
-                common.console.print(
-                    f"[{style}]{c.status:>4}[/{style}]  [bold]{c.name}[/bold]: {c.detail}",
-                    highlight=False,
-                )
+                output.line((f"{c.status:>4}", STYLE.get(c.status, "white")), "  ", (c.name, "bold"),
+                            f": {c.detail}")
                 if c.fix:
-                    common.console.print(f"      fix: {c.fix}", highlight=False)
+                    output.line(f"      fix: {c.fix}")
         if not healthy:
             raise typer.Exit(1)

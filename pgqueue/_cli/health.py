@@ -6,7 +6,7 @@ import typer
 
 from .. import _dsn, _embedded, _health
 from ..errors import DatabaseNotFound
-from . import common
+from . import common, output
 
 
 def _dsn_for_probe(state: common.State) -> str:
@@ -45,10 +45,10 @@ def register(app: typer.Typer) -> None:
         if as_json:
             common.print_json(verdict.as_dict())
         elif verdict.ok:
-            common.console.print(f"[green]healthy[/green]: {verdict.detail}")
+            output.line(("healthy", "green"), f": {verdict.detail}")
         else:
-            common.console_err.print(f"[red]unhealthy[/red]: {verdict.detail}")
+            output.line(("unhealthy", "red"), f": {verdict.detail}", err=True)
             if verdict.fix:
-                common.console_err.print(f"fix: {verdict.fix}")
+                output.line(f"fix: {verdict.fix}", err=True)
         if not verdict.ok:
             raise typer.Exit(1)

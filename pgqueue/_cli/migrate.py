@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from . import common
+from . import common, output
 
 
 def register(app: typer.Typer) -> None:
@@ -27,8 +27,11 @@ def register(app: typer.Typer) -> None:
         if sql:
             sys.stdout.write(_migrate.sql(to, start=from_rev))
             return
+        from .. import _db
+
         dsn = common.state(ctx).resolve()
+        _db.probe(dsn, schema=False)  # one sentence for a database it cannot use, not a traceback
         before = _migrate.current(dsn)
         _migrate.upgrade(dsn, to)
         after = _migrate.current(dsn) if to != "base" else None
-        common.console.print(f"pgqueue schema: {before or 'none'} -> {after or 'none'}")
+        output.line(f"pgqueue schema: {before or 'none'} -> {after or 'none'}")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from .. import _admin
-from . import common
-from .jobs import emit_json, open_app
+from . import output
+from .common import emit_json, open_app
 
 
 def register(app: typer.Typer) -> None:
@@ -28,7 +28,12 @@ def register(app: typer.Typer) -> None:
         age = _admin.parse_duration(older_than) if older_than is not None else None
         states = [s.strip() for s in state.split(",") if s.strip()]
         with open_app(ctx) as pq:
-            result = _admin.prune(pq, older_than=age, states=states, dry_run=dry_run)
+            if dry_run:
+                result = _admin.prune(pq, older_than=age, states=states, dry_run=True)
+            else:
+                planned = _admin.prune(pq, older_than=age, states=states, dry_run=True).total
+                with output.progress("prune", planned) as advance:
+                    result = _admin.prune(pq, older_than=age, states=states, progress=advance)
         if as_json:
             emit_json(
                 {
@@ -41,4 +46,4 @@ def register(app: typer.Typer) -> None:
             return
         verb = "would delete" if dry_run else "deleted"
         parts = ", ".join(f"{n} {s}" for s, n in result.deleted.items())
-        common.console.print(f"{verb} {result.total} jobs ({parts})")
+        output.line(f"{verb} {result.total:,} jobs ({parts or 'nothing eligible'})")

@@ -1,4 +1,4 @@
-"""``pgqueue queues ls|pause|resume|set``."""
+"""``pgqueue queues ls|pause|resume|set|purge``."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import typer
 from .._admin.durations import format_rate, parse_rate
 from .._admin.queues import KEEP
 from ..errors import InvalidOption
-from . import common
-from .jobs import emit_json, open_app, table
+from . import bulk, common, output
+from .common import emit_json, open_app, table
 
 COLUMNS = (
     "queue", "queued", "scheduled", "waiting", "running", "succeeded", "dead", "cancelled",
@@ -44,21 +44,21 @@ def register(app: typer.Typer) -> None:
             row["rate"] = format_rate(row["rate_limit"], row["rate_period_s"])
         table(f"{len(rows)} queues", rows, COLUMNS)
         if any(r["succeeded_estimated"] for r in rows):
-            common.console.print("succeeded: estimated from a sample (large table)")
+            output.line("succeeded: estimated from a sample (large table)")
 
     @queues.command("pause")
     def pause(ctx: typer.Context, name: str = typer.Argument(..., help="Queue name.")) -> None:
         """Stop starting jobs of a queue on every worker (running jobs finish)."""
         with open_app(ctx) as pq:
             pq.queues.pause(name)
-        common.console.print(f"paused {name}")
+        output.line(f"paused {name}")
 
     @queues.command("resume")
     def resume(ctx: typer.Context, name: str = typer.Argument(..., help="Queue name.")) -> None:
         """Start jobs of a paused queue again."""
         with open_app(ctx) as pq:
             pq.queues.resume(name)
-        common.console.print(f"resumed {name}")
+        output.line(f"resumed {name}")
 
     @queues.command("set")
     def set_(
@@ -86,7 +86,26 @@ def register(app: typer.Typer) -> None:
         if as_json:
             emit_json(row)
         else:
-            common.console.print(
+            output.line(
                 f"{name}: concurrency {row['concurrency_limit'] or '-'}, "
                 f"rate {format_rate(row['rate_limit'], row['rate_period_s'])}"
             )
+
+    @queues.command("purge")
+    def purge(
+        ctx: typer.Context,
+        name: str = typer.Argument(..., help="Queue name."),
+        delete: bool = typer.Option(
+            False, "--delete", help="Delete the pending jobs instead of cancelling them."
+        ),
+        yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+        as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
+    ) -> None:
+        """Cancel (or with --delete, delete) every pending job of a queue: queued, scheduled
+        and waiting ones (--delete: queued and scheduled). Running jobs are left alone."""
+        from .._admin import JobFilter
+
+        where = JobFilter(queue=name)
+        action, states = ("delete", ["queued"]) if delete else ("cancel", ["queued", "waiting"])
+        bulk.by_filter(ctx, action, where, states, yes=yes, as_json=as_json,
+                       what=f"pending jobs of queue {name}")

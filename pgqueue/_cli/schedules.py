@@ -3,41 +3,36 @@
 from __future__ import annotations
 
 import typer
-from rich.table import Table
 
 from .._maintenance import cron
-from ..app import App
-from . import common
+from . import output
+from .common import emit_json, open_app
+
+COLUMNS = ("name", "task", "queue", "when", "timezone", "misfire", "enabled", "next_fire_at",
+           "last_fire_at")  # fmt: skip
+JSON_HELP = "JSON for scripts."
 
 
 def register(app: typer.Typer) -> None:
     group = typer.Typer(help="Periodic schedules (stored in pgqueue.schedules).", no_args_is_help=True)
     app.add_typer(group, name="schedules")
 
-    def _app(ctx: typer.Context) -> App:
-        return App(dsn=common.state(ctx).resolve())
-
     @group.command("ls")
-    def ls(ctx: typer.Context, json_out: bool = typer.Option(False, "--json")) -> None:
+    def ls(ctx: typer.Context, json_out: bool = typer.Option(False, "--json", help=JSON_HELP)) -> None:
         """List schedules with their next and last fire times."""
-        with _app(ctx) as pq:
+        with open_app(ctx) as pq:
             rows = cron.list_schedules(pq)
         if json_out:
-            common.print_json(rows)
+            emit_json(rows)
             return
-        table = Table("name", "task", "queue", "when", "tz", "misfire", "enabled", "next", "last")
-        for r in rows:
-            when = r["cron"] or f"every {r['interval_s']:g}s"
-            table.add_row(r["name"], r["task"], r["queue"], when, r["timezone"], r["misfire"],
-                          "yes" if r["enabled"] else "no", str(r["next_fire_at"] or "-"),
-                          str(r["last_fire_at"] or "-"))
-        common.console.print(table)
+        shown = [{**r, "when": r["cron"] or f"every {r['interval_s']:g}s"} for r in rows]
+        output.table(f"{len(rows)} schedules", shown, COLUMNS)
 
     def _toggle(ctx: typer.Context, name: str, enabled: bool) -> None:
-        with _app(ctx) as pq:
+        with open_app(ctx) as pq:
             if not cron.set_enabled(pq, name, enabled):
-                common.fail(f"no schedule named {name!r} (see pgqueue schedules ls)")
-        common.console.print(f"{name}: {'enabled' if enabled else 'disabled'}")
+                output.fail(f"no schedule named {name!r} (see pgqueue schedules ls)")
+        output.line(f"{name}: {'enabled' if enabled else 'disabled'}")
 
     @group.command()
     def enable(ctx: typer.Context, name: str) -> None:
@@ -50,13 +45,15 @@ def register(app: typer.Typer) -> None:
         _toggle(ctx, name, False)
 
     @group.command("run-now")
-    def run_now(ctx: typer.Context, name: str, json_out: bool = typer.Option(False, "--json")) -> None:
+    def run_now(
+        ctx: typer.Context, name: str, json_out: bool = typer.Option(False, "--json", help=JSON_HELP)
+    ) -> None:
         """Enqueue the schedule's job right now (outside its ticks)."""
-        with _app(ctx) as pq:
+        with open_app(ctx) as pq:
             job_id = cron.run_now(pq, name)
         if job_id is None:
-            common.fail(f"no schedule named {name!r} (see pgqueue schedules ls)")
+            output.fail(f"no schedule named {name!r} (see pgqueue schedules ls)")
         if json_out:
-            common.print_json({"schedule": name, "job_id": job_id})
+            emit_json({"schedule": name, "job_id": job_id})
         else:
-            common.console.print(f"enqueued job {job_id} for schedule {name}")
+            output.line(f"enqueued job {job_id} for schedule {name}")

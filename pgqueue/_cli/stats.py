@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from .. import _admin
-from . import common
-from .jobs import emit_json, open_app, table
+from . import output
+from .common import emit_json, open_app, table
 
 COLUMNS = ("queue", "queued", "running", "dead", "succeeded_window", "dead_window",
            "throughput_per_s", "failure_rate", "paused")  # fmt: skip
@@ -25,10 +25,15 @@ def register(app: typer.Typer) -> None:
         if as_json:
             emit_json(data)
             return
-        rate = data["failure_rate"]
-        common.console.print(
+        output.line(
             f"last {minutes} min: {data['throughput_per_s']} jobs/s, "
             f"{data['succeeded_window']} succeeded, {data['dead_window']} dead, "
-            f"failure rate {'-' if rate is None else f'{rate:.1%}'}"
+            f"failure rate {percent(data['failure_rate'])}"
         )
-        table("per queue", data["queues"], COLUMNS)
+        rows = [{**q, "failure_rate": percent(q.get("failure_rate"))} for q in data["queues"]]
+        table("per queue", rows, COLUMNS)
+
+
+def percent(rate: float | None) -> str:
+    """A 0..1 rate as ``25.0%`` ('-' when there is none)."""
+    return "-" if rate is None else f"{rate:.1%}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from .. import _admin
-from .jobs import emit_json, open_app, table
+from .common import emit_json, open_app, table
 
 COLUMNS = ("id", "hostname", "pid", "status", "queues", "concurrency", "running",
            "heartbeat_age_s", "started_at", "version")  # fmt: skip

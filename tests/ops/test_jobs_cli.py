@@ -74,14 +74,18 @@ def test_jobs_retry_in_bulk_by_state_queue_and_task(conn: psycopg.Connection[Any
     other_queue = seed(conn, state="dead", queue="b", task="t.x", attempt=5)
     with psycopg.connect(dsn, autocommit=True) as listener:
         listener.execute("LISTEN pgqueue_jobs")
-        out = cli_json(dsn, "jobs", "retry", "--state", "dead", "--queue", "a", "--task", "t.x")
+        out = cli_json(dsn, "jobs", "retry", "--state", "dead", "--queue", "a", "--task", "t.x", "--yes")
         woken = [n.payload for n in listener.notifies(timeout=5, stop_after=1)]
-    assert out["requeued"] == wanted and woken == ["a"]
+    assert (out["matched"], out["done"], out["skipped"]) == (3, 3, 0) and woken == ["a"]
+    assert {row(conn, i)["state"] for i in wanted} == {"queued"}
     assert {row(conn, i)["state"] for i in other_task + other_queue} == {"dead"}
 
-    assert cli_json(dsn, "jobs", "retry", "--state", "dead")["requeued"] == sorted(other_task + other_queue)
-    usage = cli(dsn, "jobs", "retry", "--state", "queued")
-    assert usage.returncode == 2 and "only dead or cancelled" in usage.stderr
+    unconfirmed = cli(dsn, "jobs", "retry", "--state", "dead")
+    assert unconfirmed.returncode == 2 and "--yes" in unconfirmed.stderr
+    assert {row(conn, i)["state"] for i in other_task + other_queue} == {"dead"}
+    assert cli_json(dsn, "jobs", "retry", "--state", "dead", "--yes")["done"] == 2
+    usage = cli(dsn, "jobs", "retry", "--state", "queued", "--yes")
+    assert usage.returncode == 2 and "cannot be retried" in usage.stderr
     assert cli(dsn, "jobs", "retry").returncode == 2
 
 

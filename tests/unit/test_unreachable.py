@@ -20,10 +20,10 @@ def _run(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, text=True, timeout=60)
 
 
-def test_work_against_an_unreachable_database_says_so_and_exits_2() -> None:
+def test_work_against_an_unreachable_database_says_so_and_exits_3() -> None:
     result = _run("work", "--app", "tests.worker.tasks_app:app")
-    assert result.returncode == 2, result.stderr
-    assert "cannot reach the database" in result.stderr
+    assert result.returncode == 3, result.stderr  # 3: the database cannot be reached (cli.py)
+    assert "nothing accepts connections at 127.0.0.1:" in result.stderr
     assert "Traceback" not in result.stderr
     assert "s3cret-pw" not in result.stderr + result.stdout
 
@@ -34,5 +34,5 @@ def test_doctor_against_an_unreachable_database_fails_one_check() -> None:
     checks = json.loads(result.stdout)
     checks = checks["checks"] if isinstance(checks, dict) else checks
     assert [c["name"] for c in checks] == ["connection"]
-    assert "cannot reach the database" in checks[0]["detail"]
+    assert "nothing accepts connections at 127.0.0.1:" in checks[0]["detail"]
     assert "s3cret-pw" not in result.stderr + result.stdout
