@@ -1,4 +1,10 @@
-"""Job handles and job states; the allowed transitions in one table."""
+"""Job handles and job states; the allowed transitions in one table.
+
+``Job`` is generic in its result: ``task.enqueue(...)`` returns ``Job[R]`` for a task
+returning ``R``, and ``result()`` is typed ``R``. A bare ``Job`` (a handle made from an
+id, ``app.job(id)``) is ``Job[Any]``. The stored value is the JSON round trip of what
+the task returned (a tuple comes back as a list), which the type does not see.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,18 @@ import enum
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, cast
+
+from typing_extensions import TypeVar
 
 from ._sql import query
 from .errors import JobFailed, JobNotFound
 
 if TYPE_CHECKING:
     from .app import App
+
+R = TypeVar("R", default=Any)
+"""The job's result type: its task's return type (the awaited one for ``async def``)."""
 
 RESULT_POLL_MIN_S = 0.005
 RESULT_POLL_MAX_S = 0.5
@@ -73,7 +84,7 @@ class JobRow:
     """The last ``ctx.progress(...)`` report: current, total, message, at (not in claim rows)."""
 
 
-class Job:
+class Job(Generic[R]):
     """A handle on one job. ``state`` and friends reflect the last :meth:`refresh`."""
 
     def __init__(self, app: App, job_id: int, row: JobRow | None = None) -> None:
@@ -91,7 +102,7 @@ class Job:
     def __hash__(self) -> int:
         return hash(self.id)
 
-    def refresh(self) -> Job:
+    def refresh(self) -> Job[R]:
         """Re-read the row; raises JobNotFound if it was pruned or never existed."""
         with self.app.pool.connection() as conn:
             cur = conn.execute(query("job_get"), {"id": self.id})
@@ -122,7 +133,7 @@ class Job:
         return self.row.progress
 
     # --- results (written by the worker; waiting polls the row with back-off) ---------------
-    def result(self, timeout: float | None = None) -> Any:
+    def result(self, timeout: float | None = None) -> R:
         """Wait until the job finishes and return its stored result (JSON value, or None).
 
         Polls the row by primary key with back-off (5 ms, doubling to 0.5 s), so one
@@ -136,19 +147,19 @@ class Job:
         while True:
             done, value = self._outcome()
             if done:
-                return value
+                return cast(R, value)  # the stored JSON of what the task returned
             pause = self._pause(delay, deadline, timeout)
             time.sleep(pause)
             delay = min(delay * 2, RESULT_POLL_MAX_S)
 
-    async def result_async(self, timeout: float | None = None) -> Any:
+    async def result_async(self, timeout: float | None = None) -> R:
         """:meth:`result` for asyncio code: same behaviour and errors, never blocks the loop."""
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = RESULT_POLL_MIN_S
         while True:
             done, value = await asyncio.to_thread(self._outcome)
             if done:
-                return value
+                return cast(R, value)
             await asyncio.sleep(self._pause(delay, deadline, timeout))
             delay = min(delay * 2, RESULT_POLL_MAX_S)
 

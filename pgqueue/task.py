@@ -3,16 +3,20 @@
 A :class:`Task` is what ``@app.task`` returns. Calling it runs the function
 in-process; ``enqueue`` and friends write a job instead. ``Task`` is generic in
 the function's parameters (``ParamSpec``), so a type checker rejects
-``send_welcome.enqueue("not an int")`` exactly as it would the direct call.
+``send_welcome.enqueue("not an int")`` exactly as it would the direct call. The
+options of ``configure`` are a TypedDict (:class:`EnqueueOptionsDict`), so a misspelt
+or mistyped option is a type error too, and ``enqueue`` returns a ``Job[R]`` whose
+``result()`` is typed as the function's return value (the awaited value for
+``async def`` tasks).
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack, overload
 
 if TYPE_CHECKING:
     from ._validate import ArgsCheck
@@ -22,6 +26,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 BackoffFn = Callable[[int], float]
 """``backoff(attempt) -> seconds`` before the next attempt (attempt counts from 1)."""
@@ -85,6 +90,25 @@ class EnqueueOptions:
     workers; the claim enforces it (see docs/operations.md)."""
 
 
+class EnqueueOptionsDict(TypedDict, total=False):
+    """The keyword arguments of :meth:`Task.configure` and ``App.enqueue``, for type checkers.
+
+    Mirrors :class:`EnqueueOptions` (a test keeps the two in step); None means "not set".
+    """
+
+    conn: Any
+    queue: str | None
+    priority: int | None
+    delay: float | timedelta | None
+    run_at: datetime | None
+    unique_key: str | None
+    max_attempts: int | None
+    tags: Sequence[str] | None
+    depends_on: Sequence[Job[Any] | int] | None
+    on_dependency_failure: Literal["cancel", "run"] | None
+    serial_key: str | None
+
+
 _NO_OPTIONS = EnqueueOptions()
 
 
@@ -114,7 +138,7 @@ class Task(Generic[P, R]):
             self._check = ArgsCheck(self.fn, self.name, skip_first=self.options.bind)
         return self._check
 
-    def configure(self, **options: Any) -> Configured[P, R]:
+    def configure(self, **options: Unpack[EnqueueOptionsDict]) -> Configured[P, R]:
         """Bind enqueue-time options; returns an object with the same ``enqueue*`` methods.
 
         Options: ``conn`` (write in the caller's transaction: a psycopg connection or
@@ -124,9 +148,17 @@ class Task(Generic[P, R]):
         ``serial_key`` (jobs with the same key run one at a time, in enqueue order).
         Raises InvalidOption for unknown names or bad values, InvalidName for a bad queue.
         """
-        return Configured(self, _make_options(self.options, _NO_OPTIONS, options))
+        return Configured(self, _make_options(self.options, _NO_OPTIONS, dict(options)))
 
-    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+    # enqueue/enqueue_async are overloaded only for the type checker: a job of an
+    # ``async def`` task stores the awaited value, so its Job is typed by that, not by the
+    # coroutine the function returns.
+    @overload
+    def enqueue(self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs) -> Job[T]: ...
+    @overload
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]: ...
+
+    def enqueue(self, *args: Any, **kwargs: Any) -> Job[Any]:
         """Enqueue one job in its own short transaction (committed on return).
 
         Arguments are checked against the function's signature and must be JSON
@@ -136,7 +168,14 @@ class Task(Generic[P, R]):
 
         return _enqueue.enqueue_one(self.app, self.options, _NO_OPTIONS, args, kwargs, self.check)
 
-    async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+    @overload
+    async def enqueue_async(
+        self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+    ) -> Job[T]: ...
+    @overload
+    async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]: ...
+
+    async def enqueue_async(self, *args: Any, **kwargs: Any) -> Job[Any]:
         """Like :meth:`enqueue`, on pgqueue's async pool (made on the running loop)."""
         from . import _enqueue
 
@@ -191,11 +230,18 @@ class Configured(Generic[P, R]):
     def __repr__(self) -> str:
         return f"<Configured {self.task.name}>"
 
-    def configure(self, **options: Any) -> Configured[P, R]:
+    def configure(self, **options: Unpack[EnqueueOptionsDict]) -> Configured[P, R]:
         """More options on top of these (later values win)."""
-        return Configured(self.task, _make_options(self.task.options, self.options, options))
+        return Configured(self.task, _make_options(self.task.options, self.options, dict(options)))
 
-    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+    @overload
+    def enqueue(
+        self: Configured[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+    ) -> Job[T]: ...
+    @overload
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]: ...
+
+    def enqueue(self, *args: Any, **kwargs: Any) -> Job[Any]:
         """See :meth:`Task.enqueue`; with ``conn`` the job commits with the caller."""
         from . import _enqueue
 
@@ -205,7 +251,14 @@ class Configured(Generic[P, R]):
             self.task.app, self.task.options, self.options, args, kwargs, self.task.check
         )
 
-    async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> Job:
+    @overload
+    async def enqueue_async(
+        self: Configured[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs
+    ) -> Job[T]: ...
+    @overload
+    async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]: ...
+
+    async def enqueue_async(self, *args: Any, **kwargs: Any) -> Job[Any]:
         """See :meth:`Task.enqueue_async`; ``conn`` must then be an async connection."""
         from . import _enqueue
         from .errors import InvalidOption
@@ -240,7 +293,7 @@ class Configured(Generic[P, R]):
         if self.options.depends_on is not None:
             raise InvalidOption(f"depends_on is supported by enqueue(), not {method}()")
 
-    def _enqueue_with_dependencies(self, args: Sequence[Any], kwargs: dict[str, Any]) -> Job:
+    def _enqueue_with_dependencies(self, args: Sequence[Any], kwargs: dict[str, Any]) -> Job[Any]:
         from .workflow import enqueue_with_dependencies
 
         self.task.check(args, kwargs)
