@@ -68,12 +68,12 @@ def _escape(char: str) -> str:
 
 def clean(value: str, *, multiline: bool = False) -> str:
     """``value`` with every control character (C0, DEL, C1, line/paragraph separators)
-    shown as a backslash escape; ``multiline`` keeps newlines and tabs as they are."""
+    shown as a backslash escape; ``multiline`` keeps newlines as they are."""
     if value.isprintable():  # the common case: nothing to do
         return value
     out = []
     for char in value:
-        if multiline and char in "\n\t":
+        if multiline and char == "\n":
             out.append(char)
         elif unicodedata.category(char) in ("Cc", "Zl", "Zp"):
             out.append(_escape(char))
@@ -115,9 +115,9 @@ def table(
     out: Console | None = None,
 ) -> None:
     """A Rich table of ``columns`` (keys of each row), every cell as plain text."""
-    grid = Table(title=Text(title), title_justify="left")
+    grid = Table(title=text(title), title_justify="left")
     for column in columns:
-        grid.add_column(Text(column))
+        grid.add_column(text(column))
     for row in rows:
         grid.add_row(*(text(row.get(c)) for c in columns))
     (out or console).print(grid)
@@ -139,7 +139,7 @@ def line(*parts: str | tuple[str, str] | Text, err: bool = False, out: Console |
 
 def block(value: str, *, out: Console | None = None) -> None:
     """Multi-line data (a traceback) printed literally, control characters but newlines
-    and tabs escaped."""
+    escaped."""
     (out or console).print(text(value, multiline=True), soft_wrap=True)
 
 
