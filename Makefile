@@ -50,7 +50,7 @@ dist: $(STAMP)
 # venv gets its import check. Venvs are made without pip and filled by this venv's pip,
 # which reuses its download cache: about a minute in all.
 SMOKE_DIR ?= build/smoke
-SMOKE_EXTRAS ?= binary embedded dashboard metrics otel
+SMOKE_EXTRAS ?= binary embedded dashboard metrics otel django
 smoke-install: dist
 	rm -rf $(SMOKE_DIR)
 	$(PYTHON) -m venv --without-pip $(SMOKE_DIR)/bare

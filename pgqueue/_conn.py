@@ -1,11 +1,12 @@
 """The caller's connection: turning ``conn=`` into the psycopg connection it wraps.
 
 ``conn=`` may be a psycopg ``Connection``/``Cursor``, an ``AsyncConnection``/
-``AsyncCursor``, or a SQLAlchemy ``Session``/``Connection`` (and
+``AsyncCursor``, a SQLAlchemy ``Session``/``Connection`` (and
 ``AsyncSession``/``AsyncConnection``, and the scoped variants) on the psycopg
-driver. pgqueue writes through the very DBAPI connection underneath, inside the
-caller's transaction, and never commits or rolls it back: the job lands when the
-caller commits, and a rollback leaves nothing. A SQLAlchemy object gets its
+driver, or Django's ``connection`` (psycopg 3 backend; pgqueue.contrib.django).
+pgqueue writes through the very DBAPI connection underneath, inside the caller's
+transaction, and never commits or rolls it back: the job lands when the caller
+commits, and a rollback leaves nothing. A SQLAlchemy object gets its
 transaction begun first (as its own next statement would), so the caller's
 ``commit()`` covers the job.
 """
@@ -29,8 +30,9 @@ Conn = psycopg.Connection[TupleRow]
 AsyncConn = psycopg.AsyncConnection[TupleRow]
 
 _EXPECTED = (
-    "conn= must be a psycopg 3 Connection/Cursor (or their async variants) or a SQLAlchemy "
-    "Session/Connection (or AsyncSession/AsyncConnection) using the psycopg driver"
+    "conn= must be a psycopg 3 Connection/Cursor (or their async variants), a SQLAlchemy "
+    "Session/Connection (or AsyncSession/AsyncConnection) using the psycopg driver, or "
+    "Django's connection"
 )
 
 
@@ -46,6 +48,10 @@ def resolve(conn: object) -> Conn:
         )
     if type(conn).__module__.startswith("sqlalchemy."):
         return _sqlalchemy_sync(conn)
+    if type(conn).__module__.startswith("django."):
+        from .contrib.django._conn import psycopg_connection
+
+        return psycopg_connection(conn)
     raise UnsupportedConnection(f"{_EXPECTED}; got {type(conn).__qualname__}")
 
 
@@ -61,6 +67,11 @@ async def resolve_async(conn: object) -> AsyncConn:
         )
     if type(conn).__module__.startswith("sqlalchemy."):
         return await _sqlalchemy_async(conn)
+    if type(conn).__module__.startswith("django."):
+        raise UnsupportedConnection(
+            "conn= is a Django connection, which is sync and per thread; use enqueue / "
+            "enqueue_many with it (from async code: asgiref's sync_to_async)"
+        )
     raise UnsupportedConnection(f"{_EXPECTED}; got {type(conn).__qualname__}")
 
 

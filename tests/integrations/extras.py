@@ -49,7 +49,17 @@ def otel() -> None:
 
 
 def django() -> None:
-    importlib.import_module("pgqueue.contrib.django")
+    import django
+    from django.conf import settings
+
+    settings.configure(
+        INSTALLED_APPS=["pgqueue.contrib.django"],
+        DATABASES={"default": {"ENGINE": "django.db.backends.postgresql", "NAME": "shop", "HOST": "db"}},
+    )
+    django.setup()
+    from pgqueue.contrib.django import dsn_from_settings
+
+    assert dsn_from_settings() == "dbname=shop host=db", dsn_from_settings()
 
 
 CHECKS: dict[str, Callable[[], None]] = {
