@@ -160,7 +160,7 @@ def _json_arg(option: str, text: str, kind: type) -> Any:
     except json.JSONDecodeError as exc:
         raise InvalidOption(f"{option} is not valid JSON ({exc.msg} at column {exc.colno})") from None
     if not isinstance(value, kind):
-        expected = "an array, e.g. '[42, \"x\"]'" if kind is list else "an object, e.g. '{\"user_id\": 42}'"
+        expected = "array, e.g. '[42, \"x\"]'" if kind is list else "object, e.g. '{\"user_id\": 42}'"
         raise InvalidOption(f"{option} must be a JSON {expected}")
     return value
 
