@@ -25,6 +25,8 @@
 -- unique index jobs_serial_running_idx turns a race this snapshot cannot see into a
 -- unique violation; the caller retries.
 --
+-- Plan (the probe shape, pgqueue/_sql/__init__.py): one primary-key probe per picked job,
+-- whatever the statistics say.
 -- UPDATE ... RETURNING does not keep the subquery's order: the caller sorts the rows.
 -- Columns returned: those of pgqueue.job.JobRow, in order.
 WITH settings AS (
@@ -58,7 +60,7 @@ WITH settings AS (
         lease_expires_at = now() + make_interval(secs => %(lease_s)s),
         started_at = now()
     FROM picked
-    WHERE j.id = picked.id
+    WHERE j.id = ANY (ARRAY[picked.id])
     RETURNING j.id, j.queue, j.task, j.args, j.kwargs, j.priority, j.state, j.attempt,
               j.max_attempts, j.run_at, j.created_at, j.started_at, j.finished_at, j.result,
               j.last_error, j.errors, j.unique_key, j.tags

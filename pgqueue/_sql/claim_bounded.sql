@@ -17,6 +17,7 @@
 -- when it has enough, so branch 2 starts (and locks anything) only when branch 1 ran dry;
 -- each branch has its own FOR UPDATE SKIP LOCKED. Serial keys, pause and limits as in
 -- claim.sql (a limited queue comes back as a marker row).
+-- The UPDATE finds the picked rows as claim.sql does (the probe shape).
 --
 -- Bounded staleness, precisely: this claim never returns a row that sorts before the
 -- queue's bound in claim order (priority DESC, run_at, id). Such a row exists only when it
@@ -78,7 +79,7 @@ WITH settings AS (
         lease_expires_at = now() + make_interval(secs => %(lease_s)s),
         started_at = now()
     FROM picked
-    WHERE j.id = picked.id
+    WHERE j.id = ANY (ARRAY[picked.id])
     RETURNING j.id, j.queue, j.task, j.args, j.kwargs, j.priority, j.state, j.attempt,
               j.max_attempts, j.run_at, j.created_at, j.started_at, j.finished_at, j.result,
               j.last_error, j.errors, j.unique_key, j.tags

@@ -14,6 +14,8 @@
 -- included, limited to the allowance. The claim is logged for rate-limited queues and
 -- log rows that left the window are deleted.
 --
+-- Plan (the probe shape, pgqueue/_sql/__init__.py): one primary-key probe per picked job,
+-- whatever the statistics say.
 -- Besides the claimed jobs (columns of pgqueue.job.JobRow), one marker row (id NULL)
 -- per queue whose limit held back due jobs: run_at is when a claim can start more
 -- (the oldest start in the window leaves it; for a concurrency limit, %(recheck_s)s
@@ -73,7 +75,7 @@ WITH clock AS MATERIALIZED (
         lease_expires_at = now() + make_interval(secs => %(lease_s)s),
         started_at = (SELECT t FROM clock)
     FROM picked
-    WHERE j.id = picked.id
+    WHERE j.id = ANY (ARRAY[picked.id])
     RETURNING j.id, j.queue, j.task, j.args, j.kwargs, j.priority, j.state, j.attempt,
               j.max_attempts, j.run_at, j.created_at, j.started_at, j.finished_at, j.result,
               j.last_error, j.errors, j.unique_key, j.tags

@@ -14,10 +14,8 @@
 -- Requeued jobs that are due at once wake idle workers (one NOTIFY per queue, folded at
 -- commit): the worker that requeued them claims again only on a wake-up or its poll. The
 -- scalar subquery forces the otherwise unreferenced CTE to run.
--- `(state = 'running') IS TRUE` is `state = 'running'` (state is NOT NULL) in a form that does
--- not imply jobs_lease_idx's predicate: the rows are found by primary key, never by a
--- walk of that index, which fills with dead entries while a long transaction pins the
--- xmin horizon (tens of ms per statement, and deadlocks between heartbeat and completion).
+-- Plan (the probe shape, pgqueue/_sql/__init__.py): one primary-key probe per array
+-- element, whatever the statistics say; the whole fence is one join filter.
 WITH done AS (
     UPDATE pgqueue.jobs AS j
     SET state = u.state,
@@ -35,10 +33,8 @@ WITH done AS (
                 %(delays)b::float8[], %(refunds)b::int[], %(errors)b::text[],
                 %(last_errors)b::text[])
          AS u(id, attempt, state, result, delay_s, refund, error, last_error)
-    WHERE j.id = u.id
-      AND j.attempt = u.attempt
-      AND j.worker_id = %(worker)b
-      AND (j.state = 'running') IS TRUE
+    WHERE j.id = ANY (ARRAY[u.id])
+      AND ((j.id, j.attempt, j.worker_id, j.state) = (u.id, u.attempt, %(worker)b, 'running')) IS TRUE
     RETURNING j.id, j.queue, j.state, j.run_at
 ), woken AS (
     SELECT pg_notify('pgqueue_jobs', q.queue)

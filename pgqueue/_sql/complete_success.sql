@@ -4,10 +4,8 @@
 -- re-claimed elsewhere) matches nothing and its late write changes nothing. RETURNING tells
 -- the caller which outcomes were applied; the rest were fenced out.
 -- worker_id stays on finished rows so operators can see who ran the job.
--- `(state = 'running') IS TRUE` is `state = 'running'` (state is NOT NULL) in a form that does
--- not imply jobs_lease_idx's predicate: the rows are found by primary key, never by a
--- walk of that index, which fills with dead entries while a long transaction pins the
--- xmin horizon (tens of ms per statement, and deadlocks between heartbeat and completion).
+-- Plan (the probe shape, pgqueue/_sql/__init__.py): one primary-key probe per array
+-- element, whatever the statistics say; the whole fence is one join filter.
 UPDATE pgqueue.jobs AS j
 SET state = 'succeeded',
     result = u.result::jsonb,
@@ -15,8 +13,6 @@ SET state = 'succeeded',
     lease_expires_at = NULL
 FROM unnest(%(ids)s::bigint[], %(attempts)s::int[], %(results)s::text[])
      AS u(id, attempt, result)
-WHERE j.id = u.id
-  AND j.attempt = u.attempt
-  AND j.worker_id = %(worker)s
-  AND (j.state = 'running') IS TRUE
+WHERE j.id = ANY (ARRAY[u.id])
+  AND ((j.id, j.attempt, j.worker_id, j.state) = (u.id, u.attempt, %(worker)s, 'running')) IS TRUE
 RETURNING j.id

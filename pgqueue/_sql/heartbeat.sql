@@ -5,10 +5,8 @@
 -- state, so a job rescued from under a frozen process is never extended again; RETURNING
 -- says which leases were still ours, and which of those jobs an operator asked to cancel
 -- (the safety net for a cancel message on pgqueue_control that the listener missed).
--- `(state = 'running') IS TRUE` is `state = 'running'` (state is NOT NULL) in a form that does
--- not imply jobs_lease_idx's predicate: the rows are found by primary key, never by a
--- walk of that index, which fills with dead entries while a long transaction pins the
--- xmin horizon (tens of ms per statement, and deadlocks between heartbeat and completion).
+-- Plan (the probe shape, pgqueue/_sql/__init__.py): one primary-key probe per held id,
+-- whatever the statistics say; the whole fence is one join filter.
 WITH beat AS (
     INSERT INTO pgqueue.workers AS w
         (id, hostname, pid, queues, concurrency, version, expires_at, stopping, meta)
@@ -19,9 +17,9 @@ WITH beat AS (
             expires_at = excluded.expires_at,
             stopping = excluded.stopping
 )
-UPDATE pgqueue.jobs
+UPDATE pgqueue.jobs AS j
 SET lease_expires_at = now() + make_interval(secs => %(lease_s)s)
-WHERE id = ANY (%(ids)s::bigint[])
-  AND worker_id = %(worker)s
-  AND (state = 'running') IS TRUE
-RETURNING id, cancel_requested_at IS NOT NULL
+FROM unnest(%(ids)s::bigint[]) AS u(id)
+WHERE j.id = ANY (ARRAY[u.id])
+  AND ((j.id, j.worker_id, j.state) = (u.id, %(worker)s, 'running')) IS TRUE
+RETURNING j.id, j.cancel_requested_at IS NOT NULL

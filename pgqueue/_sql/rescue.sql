@@ -14,6 +14,8 @@
 -- kept (as for a shutdown hand-back): the job was due and had its turn, so it goes back to
 -- the head of its priority rather than behind the whole backlog, and runs again within
 -- lease + rescue interval even on a busy queue.
+-- Plan (the probe shape, pgqueue/_sql/__init__.py): one primary-key probe per expired job,
+-- whatever the statistics say.
 -- Worker rows expired for longer than %(forget_s)s are deleted in the same pass.
 WITH leader AS (
     SELECT pg_try_advisory_xact_lock(%(lock_key)s) AS ok
@@ -49,9 +51,8 @@ WITH leader AS (
         worker_id = NULL,
         lease_expires_at = NULL
     FROM expired
-    WHERE j.id = expired.id
-      AND j.state = 'running'
-      AND j.lease_expires_at < now()
+    WHERE j.id = ANY (ARRAY[expired.id])
+      AND (j.id = expired.id AND j.state = 'running' AND j.lease_expires_at < now()) IS TRUE
     RETURNING j.id, j.queue, j.task, j.state, j.attempt
 ), woken AS (
     SELECT pg_notify('pgqueue_jobs', q.queue)

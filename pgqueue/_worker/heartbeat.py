@@ -49,7 +49,7 @@ class Heartbeat:
         }
 
     def beat(self, conn: psycopg.Connection[Any], job_ids: Iterable[int]) -> set[int]:
-        params = dict(self._static, lease_s=self.lease_s, stopping=self.stopping, ids=list(job_ids))
+        params = dict(self._static, lease_s=self.lease_s, stopping=self.stopping, ids=sorted(job_ids))
         rows = conn.execute(query("heartbeat"), params).fetchall()
         self.cancel_requested = {r[0] for r in rows if r[1]}
         return {r[0] for r in rows}
