@@ -28,8 +28,10 @@ MAX_ATTEMPTS: Final = 5
 MAX_PAYLOAD_BYTES: Final = 1024 * 1024
 POOL_MIN_SIZE: Final = 1
 POOL_MAX_SIZE: Final = 10
-WAKE_WINDOW_MS: Final = 20
+WAKE_WINDOW_MS: Final = 4
 WAKE_WINDOW_MAX_MS: Final = 1000
+WAKE_BURST: Final = 8
+WAKE_BURST_MAX: Final = 1000
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +48,14 @@ class Settings:
     default_queue: str = DEFAULT_QUEUE
     default_max_attempts: int = MAX_ATTEMPTS
     wake_window_ms: int = WAKE_WINDOW_MS
-    """Single enqueues on pgqueue's own pool send at most one wake-up NOTIFY per queue
-    and this many milliseconds per process; the others are woken by a NOTIFY sent after
-    their commit, at most this much later (pgqueue._wake). 0: one NOTIFY per enqueue."""
+    """Single enqueues on pgqueue's own pool send their wake-up NOTIFY in their own commit
+    while their queue's wake-ups from this process average at most one per this many
+    milliseconds (past a burst of ``wake_burst``); beyond that rate the others are woken
+    by a NOTIFY sent after their commit, at most this much later (pgqueue._wake).
+    0: one NOTIFY per enqueue."""
+    wake_burst: int = WAKE_BURST
+    """How many single enqueues of one queue in a row may each send their own wake-up
+    before the ``wake_window_ms`` rate limit applies."""
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -68,6 +75,10 @@ class Settings:
             raise ConfigurationError(
                 f"setting wake_window_ms must be between 0 and {WAKE_WINDOW_MAX_MS}, "
                 f"got {self.wake_window_ms}"
+            )
+        if not 1 <= self.wake_burst <= WAKE_BURST_MAX:
+            raise ConfigurationError(
+                f"setting wake_burst must be between 1 and {WAKE_BURST_MAX}, got {self.wake_burst}"
             )
         check_name(self.default_queue, "queue", field="default_queue")
 

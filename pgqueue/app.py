@@ -66,7 +66,9 @@ class App:
         self._apool = LazyAsyncPool(
             lambda: self.dsn, self.settings.pool_min_size, self.settings.pool_max_size
         )
-        self.wakeups = Wakeups(lambda: self.dsn, self.settings.wake_window_ms / 1000)
+        self.wakeups = Wakeups(
+            lambda: self.dsn, self.settings.wake_window_ms / 1000, self.settings.wake_burst
+        )
         """Wake-up debouncing of single enqueues (see ``Settings.wake_window_ms``)."""
 
     # --- database -----------------------------------------------------------------------

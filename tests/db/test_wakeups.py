@@ -1,6 +1,6 @@
-"""Wake-ups of single enqueues on pgqueue's own pool: at most one NOTIFY per queue and
-window in the enqueue's own commit, every other job woken by a NOTIFY sent after its
-commit (pgqueue._wake, migration 0006)."""
+"""Wake-ups of single enqueues on pgqueue's own pool: a NOTIFY in the enqueue's own commit
+while the queue's wake-ups stay under the rate limit (a burst, then one per window), every
+other job woken by a NOTIFY sent after its commit (pgqueue._wake, migration 0006)."""
 
 from __future__ import annotations
 
@@ -31,6 +31,7 @@ def listener(dsn: str) -> Iterator[Listener]:
 
 
 def make_app(dsn: str, **settings: Any) -> pgqueue.App:
+    settings.setdefault("wake_burst", 1)  # one wake-up per window: the simplest rate limit
     app = pgqueue.App(dsn=dsn, **settings)
 
     @app.task(name="mail.send", queue="emails")
@@ -158,10 +159,42 @@ def test_a_forked_child_sends_its_own_wakeups_and_leaves_the_parents_alone(
     assert count_jobs(dsn) == 5
 
 
-@pytest.mark.parametrize("value", [-1, 1001, 2.5, True])
-def test_bad_window_is_refused(value: object) -> None:
-    with pytest.raises(ConfigurationError, match="wake_window_ms"):
-        pgqueue.App(dsn="postgresql://unused", wake_window_ms=value)
+def test_a_stream_slower_than_the_window_wakes_in_every_commit(dsn: str, listener: Listener) -> None:
+    window_s = 0.05
+    with make_app(dsn, wake_window_ms=int(window_s * 1000)) as app:
+        for i in range(5):
+            app.tasks["mail.send"].enqueue(i)
+            time.sleep(1.2 * window_s)  # the stream's pace (not a synchronisation)
+        assert listener.drain() == {"emails": 5}
+    assert app.wakeups.sent == 0  # nobody waited for a trailing wake-up
+
+
+def test_a_burst_up_to_wake_burst_wakes_in_every_commit(dsn: str, listener: Listener) -> None:
+    with make_app(dsn, wake_window_ms=WINDOW_MS, wake_burst=4) as app:
+        send = app.tasks["mail.send"]
+        started = time.monotonic()
+        for i in range(4):
+            send.enqueue(i)
+        if time.monotonic() - started < 0.9 * WINDOW_MS / 1000:  # no token came back meanwhile
+            assert app.wakeups.quiet("emails") is True  # the fifth would be quiet
+        assert listener.drain() == {"emails": 4}
+    assert app.wakeups.sent == 0
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("wake_window_ms", -1),
+        ("wake_window_ms", 1001),
+        ("wake_window_ms", 2.5),
+        ("wake_window_ms", True),
+        ("wake_burst", 0),
+        ("wake_burst", 1001),
+    ],
+)
+def test_bad_wake_settings_are_refused(field: str, value: object) -> None:
+    with pytest.raises(ConfigurationError, match=field):
+        pgqueue.App(dsn="postgresql://unused", **{field: value})
 
 
 def test_the_sender_survives_a_failed_send_and_tries_again(dsn: str, listener: Listener) -> None:

@@ -21,7 +21,7 @@ def test_a_quiet_job_enqueued_while_the_worker_sleeps_still_runs(
     workers.start("--concurrency", "4", "--poll-interval", NO_POLL)
     workers.wait_registered(1)
     conclusive = 0
-    with pgqueue.App(dsn=dsn, wake_window_ms=WINDOW_MS) as producer:
+    with pgqueue.App(dsn=dsn, wake_window_ms=WINDOW_MS, wake_burst=1) as producer:
         for n in range(3):
             started = time.monotonic()
             loud = producer.enqueue("t.record", [2 * n])  # wakes the worker in its commit
