@@ -31,12 +31,16 @@ def _bench_databases(pg_server: str) -> set[str]:
 def test_bench_quick_writes_table_and_json(pg_server: str, tmp_path: Path) -> None:
     before = _bench_databases(pg_server)
     out = tmp_path / "bench.json"
-    proc = _bench(pg_server, "-s", "enqueue-bulk,ceiling", "--json-out", str(out))
+    proc = _bench(pg_server, "-s", "enqueue-bulk,ceiling,drain-backlog-growth", "--json-out", str(out))
     assert proc.returncode == 0, proc.stderr
     assert "enqueue-bulk" in proc.stdout and "ceiling" in proc.stdout
     data = json.loads(out.read_text())
     rows = {r["scenario"]: r for r in data["results"]}
-    assert set(rows) == {"enqueue-bulk", "ceiling"}
+    assert set(rows) == {"enqueue-bulk", "ceiling", "drain-backlog-growth"}
+    growth = [r for r in data["results"] if r["scenario"] == "drain-backlog-growth"]
+    assert [r["extra"]["backlog"] for r in growth] == [10_000, 100_000]
+    assert all(r["extra"]["measured"] == 10_000 for r in growth)
+    assert "ratio_to_smallest" in growth[1]["extra"]
     for row in rows.values():
         assert row["rate"] > 0
         assert row["counters"]["commits_per_job"] >= 0

@@ -1,4 +1,6 @@
-"""Drain scenarios: ``drain`` (a backlog of no-op jobs, 1 and 2 worker processes),
+"""Drain scenarios: ``drain`` (a backlog of no-op jobs, 1 and 2 worker processes, with the
+statistics autovacuum leaves after the backlog arrived, and with those of an empty
+table), ``drain-backlog-growth`` (the first jobs of a 10k, 100k and 1M backlog),
 ``history`` (the same with finished jobs retained), ``retries`` (5% fail once, 0.5%
 always) and ``ceiling`` (a bare-SQL claim/complete loop, the reference on this box)."""
 
@@ -25,9 +27,19 @@ class Drained:
     counters: dict[str, Any]
 
 
-def seed(probe: Probe, jobs: int, sql_name: str = "bench_seed") -> None:
+STATS = ("backlog", "empty")
+"""Planner statistics a drain starts with. ``backlog``: VACUUM (ANALYZE) after seeding, what
+autovacuum leaves once the backlog arrived (every job queued, none running). ``empty``:
+analyzed while the table was empty, then seeded: what a fresh deployment's first burst
+meets."""
+
+
+def seed(probe: Probe, jobs: int, sql_name: str = "bench_seed", stats: str = "backlog") -> None:
+    if stats == "empty":
+        probe.run("bench_vacuum")
     probe.run(sql_name, {"n": jobs, "queue": QUEUE, "task": "bench.noop", "max_attempts": 5})
-    probe.run("bench_vacuum")
+    if stats == "backlog":
+        probe.run("bench_vacuum")
 
 
 def run_workers(probe: Probe, jobs: int, processes: int, concurrency: int | None) -> Drained:
@@ -51,24 +63,69 @@ def run_workers(probe: Probe, jobs: int, processes: int, concurrency: int | None
     return Drained(jobs / float(seconds), probe.counters(before, jobs).as_dict())
 
 
-def drain(probe: Probe, jobs: int, processes: int, concurrency: int | None, runs: int) -> Result:
+def drain(
+    probe: Probe, jobs: int, processes: int, concurrency: int | None, runs: int, stats: str = "backlog"
+) -> Result:
     rates: list[float] = []
     counters: dict[str, Any] = {}
     for _ in range(runs):
         probe.reset()
-        seed(probe, jobs)
+        seed(probe, jobs, stats=stats)
         d = run_workers(probe, jobs, processes, concurrency)
         rates.append(d.rate)
         counters = counters or d.counters
     label = "default" if concurrency is None else str(concurrency)
     return Result(
         "drain",
-        f"{jobs:,} no-op, {processes} proc x concurrency {label}",
+        f"{jobs:,} no-op, {processes} proc x concurrency {label}, statistics: {stats}",
         median(rates),
         rates,
         counters=counters,
-        extra={"processes": processes, "concurrency": concurrency},
+        extra={"processes": processes, "concurrency": concurrency, "stats": stats},
     )
+
+
+def growth(probe: Probe, backlogs: tuple[int, ...], measured: int, concurrency: int | None) -> list[Result]:
+    """One worker process drains the first ``measured`` jobs of a backlog of each size in
+    ``backlogs`` (analyzed after seeding); the rate is those jobs over the time from the
+    first start to the ``measured``-th finish. Goal: no backlog drains slower than 0.9x
+    the smallest one."""
+    results: list[Result] = []
+    for backlog in backlogs:
+        probe.reset()
+        seed(probe, backlog)
+        since = probe.one("bench_now")
+        before = probe.snapshot()
+        with Workers(probe.dsn, processes=1, concurrency=concurrency) as w:
+            deadline = time.monotonic() + DRAIN_TIMEOUT_S
+            while True:
+                done, seconds = probe.conn.execute(
+                    query("bench_first_done"), {"queue": QUEUE, "since": since, "n": measured}
+                ).fetchone() or (0, 0.0)
+                if done >= min(measured, backlog):
+                    break
+                if time.monotonic() > deadline:
+                    raise RuntimeError("backlog drain did not finish in time")
+                w._check_alive()
+                time.sleep(POLL_S)
+        counters = probe.counters(before, done).as_dict()
+        rate = done / float(seconds)
+        results.append(
+            Result(
+                "drain-backlog-growth",
+                f"first {done:,} of {backlog:,} queued, 1 proc",
+                rate,
+                [rate],
+                counters=counters,
+                extra={"backlog": backlog, "measured": done},
+            )
+        )
+    base = results[0].rate or 0.0
+    for r in results[1:]:
+        ratio = (r.rate or 0.0) / base if base else 0.0
+        r.extra["ratio_to_smallest"] = round(ratio, 3)
+        r.goal, r.met = f">= 0.9x the {backlogs[0]:,} backlog", ratio >= 0.9
+    return results
 
 
 def history(

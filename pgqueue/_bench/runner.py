@@ -27,6 +27,8 @@ class Profile:
     latency_s: float
     poll_interval: float
     history_rows: int
+    growth_backlogs: tuple[int, ...]
+    growth_measured: int
     retry_jobs: int
     xmin_baseline_s: float
     xmin_hold_s: float
@@ -42,9 +44,11 @@ FULL = Profile(
     drain_runs=1,
     concurrencies=(None, 200),
     latency_rate=20.0,
-    latency_s=30.0,
+    latency_s=8.0,
     poll_interval=1.0,
     history_rows=1_000_000,
+    growth_backlogs=(10_000, 100_000, 1_000_000),
+    growth_measured=10_000,
     retry_jobs=100_000,
     xmin_baseline_s=15.0,
     xmin_hold_s=60.0,
@@ -59,9 +63,11 @@ QUICK = Profile(
     drain_runs=1,
     concurrencies=(None, 200),
     latency_rate=20.0,
-    latency_s=5.0,
+    latency_s=2.0,
     poll_interval=1.0,
     history_rows=100_000,
+    growth_backlogs=(10_000, 100_000),
+    growth_measured=10_000,
     retry_jobs=20_000,
     xmin_baseline_s=5.0,
     xmin_hold_s=10.0,
@@ -73,6 +79,7 @@ SCENARIOS = (
     "enqueue-single",
     "drain",
     "ceiling",
+    "drain-backlog-growth",
     "history",
     "retries",
     "latency",
@@ -108,6 +115,9 @@ def run(dsn: str, profile: Profile, only: tuple[str, ...], console: Console) -> 
             for processes in (1, 2):
                 for c in p.concurrencies:
                     drains.append(drain.drain(probe, p.drain_jobs, processes, c, p.drain_runs))
+            # The best one-process variant again, with an empty table's statistics.
+            c = _best_concurrency(drains)
+            drains.append(drain.drain(probe, p.drain_jobs, 1, c, p.drain_runs, stats="empty"))
             return drains
 
         step("drain", run_drains)
@@ -115,6 +125,10 @@ def run(dsn: str, profile: Profile, only: tuple[str, ...], console: Console) -> 
         clean = _best_rate(drains, 1) or 0.0
         batch = best_c if best_c is not None else _default_concurrency()
         step("ceiling", lambda: drain.ceiling(probe, p.drain_jobs, batch, p.drain_runs))
+        step(
+            "drain-backlog-growth",
+            lambda: drain.growth(probe, p.growth_backlogs, p.growth_measured, best_c),
+        )
         if clean == 0.0 and ({"history", "retries"} & wanted):
             clean = drain.drain(probe, p.drain_jobs, 1, best_c, 1).rate or 0.0
         step(
@@ -124,9 +138,7 @@ def run(dsn: str, profile: Profile, only: tuple[str, ...], console: Console) -> 
         step(
             "latency",
             lambda: [
-                latency.latency(
-                    probe, p.latency_rate, p.latency_s, listen=True, poll_interval=p.poll_interval
-                ),
+                *latency.sweep(probe, p.latency_s),
                 latency.latency(
                     probe, p.latency_rate, p.latency_s, listen=False, poll_interval=p.poll_interval
                 ),
@@ -155,7 +167,11 @@ def _best_rate(drains: list[Result], processes: int) -> float | None:
 
 
 def _best_concurrency(drains: list[Result]) -> int | None:
-    one = [r for r in drains if r.extra.get("processes") == 1 and r.rate is not None]
+    one = [
+        r
+        for r in drains
+        if r.extra.get("processes") == 1 and r.extra.get("stats") == "backlog" and r.rate is not None
+    ]
     if not one:
         return None
     return max(one, key=lambda r: r.rate or 0.0).extra.get("concurrency")
@@ -166,18 +182,28 @@ def _judge_drains(results: list[Result]) -> None:
     ratio to the ceiling measured in the same run."""
     ceiling = next((r.rate for r in results if r.scenario == "ceiling"), None)
     for processes, goal in ((1, 20_000.0), (2, 26_000.0)):
-        rows = [r for r in results if r.scenario == "drain" and r.extra.get("processes") == processes]
+        rows = [
+            r
+            for r in results
+            if r.scenario == "drain"
+            and r.extra.get("processes") == processes
+            and r.extra.get("stats") == "backlog"
+        ]
         if not rows:
             continue
         best = max(rows, key=lambda r: r.rate or 0.0)
         best.extra["best"] = True
-        text = f">= {goal:,.0f}/s"
-        ok = (best.rate or 0.0) >= goal
-        if ceiling:
-            ratio = (best.rate or 0.0) / ceiling
-            best.extra["ratio_to_ceiling"] = round(ratio, 3)
-            text += ", >= 0.6x ceiling" if processes == 1 else ""
-            if processes == 1:
-                ok = ok and ratio >= 0.6
-        best.goal = text
-        best.met = ok
+        judged = [best]
+        if processes == 1:  # the goal holds under every statistics state
+            judged += [r for r in results if r.scenario == "drain" and r.extra.get("stats") != "backlog"]
+        for row in judged:
+            text = f">= {goal:,.0f}/s"
+            ok = (row.rate or 0.0) >= goal
+            if ceiling:
+                ratio = (row.rate or 0.0) / ceiling
+                row.extra["ratio_to_ceiling"] = round(ratio, 3)
+                text += ", >= 0.6x ceiling" if processes == 1 else ""
+                if processes == 1:
+                    ok = ok and ratio >= 0.6
+            row.goal = text
+            row.met = ok

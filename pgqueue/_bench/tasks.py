@@ -31,6 +31,10 @@ def register(app: pgqueue.App) -> pgqueue.App:
         # Same host as the database and the producer: time.time() is the shared clock.
         return time.time()
 
+    @app.task(name="bench.astamp", queue=QUEUE)
+    async def astamp() -> float:
+        return time.time()
+
     @app.task(name="bench.fail_once", queue=QUEUE, store_result=False, bind=True, backoff=_no_backoff)
     def fail_once(ctx: pgqueue.Context) -> None:
         if ctx.attempt == 1:
