@@ -12,7 +12,6 @@ output is plain :func:`json.dumps` (control characters escaped by JSON itself).
 from __future__ import annotations
 
 import json
-import os
 import sys
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -27,7 +26,8 @@ from rich.table import Table
 from rich.text import Text
 
 PIPED_WIDTH = 200
-"""Columns of output that is not a terminal (scripts, tests, logs); ``COLUMNS`` overrides."""
+"""Columns of output that is not a terminal (scripts, tests, logs): wide tables, not
+Rich's 80-column default."""
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 """Timestamps in tables (the database's time zone, usually UTC); JSON uses ISO 8601."""
 
@@ -35,7 +35,7 @@ TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"
 def _console(*, stderr: bool) -> Console:
     # No file: Rich writes to whatever sys.stdout/sys.stderr is at print time.
     stream = sys.stderr if stderr else sys.stdout
-    width = None if stream.isatty() else int(os.environ.get("COLUMNS") or PIPED_WIDTH)
+    width = None if stream.isatty() else PIPED_WIDTH
     return Console(
         stderr=stderr,
         width=width,
@@ -52,8 +52,7 @@ console_err = _console(stderr=True)
 def markup_console() -> Console:
     """A stdout console that does parse markup, for pgqueue's own fixed texts only
     (the benchmark's and the demo's progress lines), never for data."""
-    width = None if sys.stdout.isatty() else int(os.environ.get("COLUMNS") or PIPED_WIDTH)
-    return Console(width=width, emoji=False, highlight=False)
+    return Console(width=None if sys.stdout.isatty() else PIPED_WIDTH, emoji=False, highlight=False)
 
 _NAMED = {"\n": "\\n", "\t": "\\t", "\r": "\\r"}
 
@@ -114,10 +113,11 @@ def table(
     *,
     out: Console | None = None,
 ) -> None:
-    """A Rich table of ``columns`` (keys of each row), every cell as plain text."""
+    """A Rich table of ``columns`` (keys of each row), every cell as plain text; a cell
+    too wide for the terminal folds onto more lines instead of being cut."""
     grid = Table(title=text(title), title_justify="left")
     for column in columns:
-        grid.add_column(text(column))
+        grid.add_column(text(column), overflow="fold")
     for row in rows:
         grid.add_row(*(text(row.get(c)) for c in columns))
     (out or console).print(grid)
