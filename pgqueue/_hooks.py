@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 from .errors import InvalidOption, Retry
 
 if TYPE_CHECKING:
-    from ._worker.daemon import Worker
+    from ._worker import Worker
     from ._worker.execution import Execution
     from ._worker.outcome import Outcome
     from .context import Context
@@ -52,16 +52,6 @@ WorkerEventName: TypeAlias = Literal["worker_started", "worker_stopping"]
 JOB_EVENTS: frozenset[str] = frozenset(JobEventName.__args__)  # type: ignore[attr-defined]
 WORKER_EVENTS: frozenset[str] = frozenset(WorkerEventName.__args__)  # type: ignore[attr-defined]
 
-# Written outcome kind -> the job events it fires, in order. "failed" fires only when
-# the attempt raised; "cancelled" is the outcome of a cancel request honoured by the worker;
-# a shutdown hand-back (the job goes back unchanged, attempt refunded) fires nothing.
-_WRITTEN: dict[str, tuple[str, ...]] = {
-    "succeeded": ("job_succeeded",),
-    "retry": ("job_failed", "job_retried"),
-    "snooze": ("job_snoozed",),
-    "dead": ("job_failed", "job_dead"),
-    "cancelled": ("job_cancelled",),
-}
 _FAILURES = frozenset({"job_failed", "job_retried", "job_dead"})
 
 
@@ -160,7 +150,9 @@ class Hooks:
     def written(self, ex: Execution, outcome: Outcome) -> None:
         for obs in self._observers:
             _safe(obs.on_written, "observer on_written", ex, outcome)
-        names = _WRITTEN.get(outcome.kind.value, ())
+        # The job events of each kind: pgqueue._worker.outcome.OUTCOMES ("job_failed" fires
+        # only when the attempt raised; a shutdown hand-back fires nothing).
+        names = outcome.kind.info.hooks
         if not names or not any(n in self._job for n in names):
             return
         exc = cause(ex.error)

@@ -25,13 +25,14 @@ import psycopg
 
 from . import _db
 from ._sql import query
+from ._worker.outcome import OUTCOMES
 from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
     from prometheus_client.metrics_core import Metric
 
-    from ._worker.daemon import Worker
+    from ._worker import Worker
     from ._worker.execution import Execution
     from ._worker.outcome import Outcome
     from .app import App
@@ -50,10 +51,6 @@ LATENCY_BUCKETS: Final = (
     0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
     900.0, 3600.0,
 )
-
-# Counter per written outcome kind (see pgqueue._worker.outcome.Kind); hand-backs count nothing.
-_COUNTED = {"succeeded": "succeeded", "retry": "retried", "snooze": "snoozed", "dead": "dead",
-            "cancelled": "cancelled"}
 
 
 def _require() -> None:
@@ -79,7 +76,7 @@ class JobMetrics:
         labels = ("queue", "task")
         self.counters = {
             kind: Counter(f"pgqueue_jobs_{kind}", f"Jobs {kind} by this worker", labels, registry=registry)
-            for kind in ("started", "succeeded", "failed", "retried", "snoozed", "dead", "cancelled")
+            for kind in ("started", "failed", *(i.metric for i in OUTCOMES.values() if i.metric))
         }
         self.duration = Histogram(
             "pgqueue_job_duration_seconds",
@@ -125,7 +122,7 @@ class JobMetrics:
             self.duration.labels(row.queue, row.task).observe(ex.duration)
 
     def on_written(self, ex: Execution, outcome: Outcome) -> None:
-        counter = _COUNTED.get(outcome.kind.value)
+        counter = outcome.kind.info.metric  # pgqueue._worker.outcome.OUTCOMES
         if counter is None:
             return
         row = ex.row

@@ -26,7 +26,7 @@ from ._sql import query
 from ._worker import claims
 from ._worker.completer import write_batch
 from ._worker.execution import Execution
-from ._worker.outcome import Kind, Outcome
+from ._worker.outcome import OUTCOMES, Outcome
 from .app import App
 from .job import Job, JobRow
 from .task import Task
@@ -37,16 +37,19 @@ LEASE_S = 300.0
 
 @dataclass
 class DrainResult:
-    """What :func:`drain` did: job ids by the outcome of the attempt it ran."""
+    """What :func:`drain` did: job ids by the outcome of the attempt it ran (one list
+    per outcome kind, named as in :class:`pgqueue.WorkerStats`)."""
 
     succeeded: list[int] = field(default_factory=list)
     retried: list[int] = field(default_factory=list)
     snoozed: list[int] = field(default_factory=list)
     dead: list[int] = field(default_factory=list)
+    cancelled: list[int] = field(default_factory=list)
+    handed_back: list[int] = field(default_factory=list)
 
     @property
     def ran(self) -> int:
-        return len(self.succeeded) + len(self.retried) + len(self.snoozed) + len(self.dead)
+        return sum(len(getattr(self, info.stat)) for info in OUTCOMES.values())
 
 
 def run_job(job: Job) -> Job:
@@ -86,13 +89,7 @@ def drain(app: App, queues: Sequence[str] | None = None, *, max_jobs: int | None
         if not rows:
             break
         outcome = _run_and_write(app, rows[0], worker_id)
-        {
-            Kind.SUCCEEDED: result.succeeded,
-            Kind.RETRY: result.retried,
-            Kind.SNOOZE: result.snoozed,
-            Kind.DEAD: result.dead,
-            Kind.HANDBACK: result.retried,
-        }[outcome.kind].append(rows[0].id)
+        getattr(result, outcome.kind.info.stat).append(rows[0].id)
     return result
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import psycopg
 
 from .._sql import query
-from .outcome import Kind, Outcome
+from .outcome import OUTCOMES, Kind, Outcome
 
 log = logging.getLogger("pgqueue.worker")
 
@@ -31,15 +31,6 @@ Written = Callable[[list[Outcome], set[int]], None]
 """``on_written(outcomes, applied_ids)``: called after each batch write."""
 
 
-_STATES = {
-    Kind.SUCCEEDED: "succeeded",
-    Kind.DEAD: "dead",
-    Kind.CANCELLED: "cancelled",
-    Kind.RETRY: "queued",
-    Kind.SNOOZE: "queued",
-    Kind.HANDBACK: "queued",
-}
-"""The state each outcome kind leaves its job in (complete_mixed.sql)."""
 
 
 def write_batch(conn: psycopg.Connection[Any], worker_id: uuid.UUID, batch: Sequence[Outcome]) -> set[int]:
@@ -70,7 +61,7 @@ def write_batch(conn: psycopg.Connection[Any], worker_id: uuid.UUID, batch: Sequ
     params = {
         "ids": [o.job_id for o in batch],
         "attempts": [o.attempt for o in batch],
-        "states": [_STATES[o.kind] for o in batch],
+        "states": [OUTCOMES[o.kind].state for o in batch],
         "results": [o.result for o in batch],
         # float(): Retry(delay=5) and Snooze(5) give ints, and psycopg refuses a list
         # mixing int and float (a DataError, which the completer would retry forever).

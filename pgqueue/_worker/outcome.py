@@ -5,11 +5,14 @@ from __future__ import annotations
 import enum
 import json
 import linecache
+import logging
 import random
 import traceback
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from types import TracebackType
+from types import MappingProxyType, TracebackType
+from typing import Final
 
 from ..errors import Discard, JobCancelled, Retry, Snooze
 from ..task import TaskOptions
@@ -33,6 +36,53 @@ class Kind(enum.Enum):
     HANDBACK = "handback"
     CANCELLED = "cancelled"
 
+    @property
+    def info(self) -> KindInfo:
+        """What this kind means (:data:`OUTCOMES`)."""
+        return OUTCOMES[self]
+
+
+@dataclass(frozen=True, slots=True)
+class KindInfo:
+    """What one outcome kind means, for every part of pgqueue that acts on it.
+
+    ``state``: the job's state once the outcome is written (complete_mixed.sql).
+    ``refund``: the attempt does not count. ``level``: the worker's log line for it
+    (``detail``: with the attempt's error). ``hooks``: the job events fired after the
+    write, in order (``job_failed`` only when the attempt raised). ``metric``: the
+    ``pgqueue_jobs_<metric>`` counter (None: not counted). ``stat``: the
+    :class:`~pgqueue.WorkerStats` field (and :class:`pgqueue.testing.DrainResult` list).
+    """
+
+    state: str
+    refund: bool
+    level: int
+    detail: bool
+    hooks: tuple[str, ...]
+    metric: str | None
+    stat: str
+
+
+OUTCOMES: Final[Mapping[Kind, KindInfo]] = MappingProxyType(
+    {
+        Kind.SUCCEEDED: KindInfo(
+            "succeeded", False, logging.DEBUG, False, ("job_succeeded",), "succeeded", "succeeded"
+        ),
+        Kind.RETRY: KindInfo(
+            "queued", False, logging.INFO, True, ("job_failed", "job_retried"), "retried", "retried"
+        ),
+        Kind.SNOOZE: KindInfo("queued", True, logging.INFO, False, ("job_snoozed",), "snoozed", "snoozed"),
+        Kind.DEAD: KindInfo("dead", False, logging.WARNING, True, ("job_failed", "job_dead"), "dead", "dead"),
+        # A shutdown hand-back: the job goes back unchanged, attempt refunded; no hook, no metric.
+        Kind.HANDBACK: KindInfo("queued", True, logging.INFO, False, (), None, "handed_back"),
+        Kind.CANCELLED: KindInfo(
+            "cancelled", False, logging.INFO, False, ("job_cancelled",), "cancelled", "cancelled"
+        ),
+    }
+)
+"""The one table of outcome kinds; the completer, the worker's log lines and stats, hooks,
+metrics and :mod:`pgqueue.testing` all read it."""
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -53,7 +103,7 @@ class Outcome:
     @property
     def refund(self) -> int:
         """1 when the attempt does not count (snooze, shutdown hand-back)."""
-        return 1 if self.kind in (Kind.SNOOZE, Kind.HANDBACK) else 0
+        return 1 if OUTCOMES[self.kind].refund else 0
 
 
 def backoff_delay(opts: TaskOptions, attempt: int, rand: random.Random | None = None) -> float:
