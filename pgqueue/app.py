@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, Unpack, overload
 
 from . import _dsn
 from ._admin.queues import Queues
@@ -17,7 +17,7 @@ from ._settings import Settings, check_name
 from ._wake import Wakeups
 from .errors import InvalidOption, UnknownTask
 from .job import Job
-from .task import BackoffFn, EnqueueOptions, Item, Task, TaskOptions, UniqueKeyFn
+from .task import BackoffFn, EnqueueOptions, EnqueueOptionsDict, Item, Task, TaskOptions, UniqueKeyFn
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
@@ -213,7 +213,7 @@ class App:
         task_name: str,
         args: Sequence[Any] = (),
         kwargs: dict[str, Any] | None = None,
-        **options: Any,
+        **options: Unpack[EnqueueOptionsDict],
     ) -> Job:
         """Enqueue a job by task name, for producers that do not import the task code.
 
@@ -232,7 +232,7 @@ class App:
         task_name: str,
         args: Sequence[Any] = (),
         kwargs: dict[str, Any] | None = None,
-        **options: Any,
+        **options: Unpack[EnqueueOptionsDict],
     ) -> Job:
         """The async twin of :meth:`enqueue` (``conn=`` must then be async)."""
         from . import _enqueue
@@ -242,7 +242,9 @@ class App:
             self, task_opts, enqueue_opts, tuple(args), kwargs or {}, check
         )
 
-    def enqueue_many(self, task_name: str, items: Iterable[Item], **options: Any) -> list[int]:
+    def enqueue_many(
+        self, task_name: str, items: Iterable[Item], **options: Unpack[EnqueueOptionsDict]
+    ) -> list[int]:
         """Bulk enqueue by task name; see :meth:`Task.enqueue_many`."""
         from . import _enqueue_many
 
@@ -250,13 +252,14 @@ class App:
         return _enqueue_many.enqueue_many(self, task_opts, enqueue_opts, items, check)
 
     def _by_name(
-        self, task_name: str, options: dict[str, Any]
+        self, task_name: str, options: EnqueueOptionsDict
     ) -> tuple[TaskOptions, EnqueueOptions, ArgsCheck | None]:
         from .task import checked_options
 
         task = self.tasks.get(task_name)
         task_opts = task.options if task is not None else self._options_for_name(task_name)
-        enqueue_opts = EnqueueOptions(**checked_options(options))
+        # Untyped callers (and **kwargs splats) can still pass any name: checked at run time.
+        enqueue_opts = EnqueueOptions(**checked_options(dict(options)))
         if enqueue_opts.depends_on is not None:
             raise InvalidOption("depends_on needs the task object: task.configure(depends_on=...)")
         return task_opts, enqueue_opts, task.check if task is not None else None

@@ -49,6 +49,10 @@ configured = send_welcome.configure(
     on_dependency_failure="run",
 )
 send_welcome.configure(delay=2.5, run_at=None, priority=None)
+app.enqueue("emails.send", [1], priorty=5)  # expect: call-arg
+app.enqueue("emails.send", [1], priority="high")  # expect: arg-type
+app.enqueue_many("emails.send", [(1,)], queue=7)  # expect: arg-type
+app.enqueue("emails.send", [1], queue="emails", priority=pgqueue.LOW, delay=3)
 
 # --- Job[R]: the result is typed by the task's return ---------------------------------------
 job = send_welcome.enqueue(1)
