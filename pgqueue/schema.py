@@ -184,10 +184,54 @@ schedule_ticks = Table(
     Column("fired_by", UUID(as_uuid=True)),
 )
 
+job_history = Table(
+    "job_history",
+    metadata,
+    Column("width_s", Integer, primary_key=True),
+    Column("bucket", TIMESTAMPTZ, primary_key=True),
+    Column("queue", Text, primary_key=True),
+    Column("task", Text, primary_key=True),
+    Column("succeeded", Integer, nullable=False, server_default=text("0")),
+    Column("dead", Integer, nullable=False, server_default=text("0")),
+    Column("cancelled", Integer, nullable=False, server_default=text("0")),
+    Column("failed_attempts", Integer, nullable=False, server_default=text("0")),
+    Column("run_s_sum", Double, nullable=False, server_default=text("0")),
+    Column("wait_s_sum", Double, nullable=False, server_default=text("0")),
+    Column("run_hist", ARRAY(Integer), nullable=False),
+    Column("wait_hist", ARRAY(Integer), nullable=False),
+    CheckConstraint("width_s IN (60, 3600)", name="job_history_width"),
+)
+"""Finished jobs per minute and hour, queue and task, with run/wait histograms (migration 0008)."""
+
+queue_history = Table(
+    "queue_history",
+    metadata,
+    Column("bucket", TIMESTAMPTZ, primary_key=True),
+    Column("queue", Text, primary_key=True),
+    Column("queued", Integer, nullable=False),
+    Column("scheduled", Integer, nullable=False),
+    Column("running", Integer, nullable=False),
+    Column("waiting", Integer, nullable=False),
+    Column("dead", Integer, nullable=False),
+)
+"""One queue-depth sample per minute and queue (migration 0008)."""
+
+history_watermark = Table(
+    "history_watermark",
+    metadata,
+    Column("id", Boolean, primary_key=True, server_default=text("true")),
+    Column("rolled_until", TIMESTAMPTZ, nullable=False),
+    CheckConstraint("id", name="history_watermark_single"),
+)
+"""Up to where finished jobs are rolled up into job_history (one row, migration 0008)."""
+
 __all__ = [
+    "history_watermark",
     "job_dependencies",
+    "job_history",
     "jobs",
     "metadata",
+    "queue_history",
     "queue_starts",
     "queues",
     "schedule_ticks",

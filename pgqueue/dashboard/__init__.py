@@ -8,7 +8,24 @@ app with :func:`create_app`; protect it with an auth hook (:func:`basic_auth`).
 
 from __future__ import annotations
 
-from .app import create_app
-from .security import AuthHook, basic_auth, parse_credentials
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .app import create_app
+    from .security import AuthHook, basic_auth, parse_credentials
+
+# Lazy, so pgqueue.dashboard.history (used by the metrics exporter) imports no Starlette.
+_LAZY = {"create_app": "app", "AuthHook": "security", "basic_auth": "security",
+         "parse_credentials": "security"}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    return getattr(importlib.import_module(f"{__name__}.{module}"), name)
+
 
 __all__ = ["AuthHook", "basic_auth", "create_app", "parse_credentials"]
