@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from . import _migrate
+from . import _dsn, _embedded, _migrate
 from ._settings import HIGH, LOW
 from ._worker import Worker
 from ._worker.events import WorkerEvent
@@ -129,7 +129,8 @@ SELECT id, task, result FROM pgqueue.jobs WHERE task = 'demo.build_report' LIMIT
 def run(dsn: str, *, jobs: int = 300, concurrency: int = 8, console: Console | None = None) -> int:
     """Run the demo end to end; return 0 when every job reached a final state."""
     out = console or Console()
-    out.print(f"[bold]pgqueue demo[/bold] on {dsn.split('?')[0]}")
+    out.print("[bold]pgqueue demo[/bold] on ", end="")
+    out.print(_dsn.redact(dsn), markup=False, highlight=False)
     _migrate.upgrade(dsn)
     with build_app(dsn) as app:
         _clear_previous(app)
@@ -161,6 +162,15 @@ def run(dsn: str, *, jobs: int = 300, concurrency: int = 8, console: Console | N
         f"{retried} succeeded after a retry, "
         f"{sum(c for s, c, _ in summary if s == 'dead')} dead (kept for review)."
     )
-    out.print("Inspect them with plain SQL (psql \"$(pgqueue db url)\"):")
+    embedded = _embedded.url() == dsn
+    target = '"$(pgqueue db url)"' if embedded else f"'{_dsn.redact(dsn)}'"
+    out.print(f"Inspect them with plain SQL: psql {target}", markup=False, highlight=False)
     out.print(INSPECT_SQL, markup=False, highlight=False)
+    if embedded:
+        out.print(
+            f"The embedded server keeps running (data in {_embedded.home()}) so that you can "
+            "look; stop it with: pgqueue db stop",
+            markup=False,
+            highlight=False,
+        )
     return 0 if done == total else 1
