@@ -13,11 +13,13 @@ Needs ``prometheus-client`` (extra ``pgqueue[metrics]``).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
@@ -42,6 +44,9 @@ log = logging.getLogger("pgqueue.metrics")
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 QUEUE_STATS_TTL_S: Final = 10.0
 """Queue depth is read from the database at most this often (at scrape time)."""
+SAMPLE_S: Final = 5.0
+"""Pool gauges and worker totals (hand-backs, fenced-out, rescues) are copied into the
+metrics this often, by one daemon thread per process; no query is sent for them."""
 DEFAULT_HOST: Final = "0.0.0.0"
 """An exporter is there to be scraped from other hosts (the dashboard, with actions, is not)."""
 DURATION_BUCKETS: Final = (
@@ -61,11 +66,9 @@ def _require() -> None:
             "metrics need prometheus-client; install it with: pip install 'pgqueue[metrics]'"
         ) from None
 
-
 def multiprocess_dir() -> str | None:
     """The multiprocess directory when this process records into one, else None."""
     return os.environ.get(MULTIPROC_ENV) or None
-
 
 class JobMetrics:
     """The per-process job metrics; an observer on the app's hooks (see module doc)."""
@@ -99,13 +102,18 @@ class JobMetrics:
             multiprocess_mode="livesum",
             registry=registry,
         )
+        # Keyed by what stays the same across restarts (host and settings), never by the
+        # worker's id: the value is the number of live worker processes with these labels.
         self.worker_info = Gauge(
             "pgqueue_worker_info",
-            "1 per running worker process, its settings as labels",
-            ("worker_id", "hostname", "version", "queues", "concurrency"),
-            multiprocess_mode="livemax",
+            "Live worker processes per host and settings (labels), from the workers themselves",
+            ("hostname", "version", "queues", "concurrency"),
+            multiprocess_mode="livesum",
             registry=registry,
         )
+        self._live: dict[tuple[str, ...], int] = {}
+        self._live_lock = threading.Lock()
+        self.sampler = Sampler(registry)
 
     # --- observer (pgqueue._hooks.Observer) ----------------------------------------------------
     def on_started(self, ex: Execution) -> None:
@@ -134,42 +142,165 @@ class JobMetrics:
     def _info_labels(self, worker: Worker) -> tuple[str, ...]:
         from . import __version__
 
-        return (
-            str(worker.id),
-            socket.gethostname(),
-            __version__,
-            ",".join(worker.queues),
-            str(worker.config.concurrency),
-        )
+        return (socket.gethostname(), __version__, ",".join(worker.queues), str(worker.config.concurrency))
 
     def worker_started(self, worker: Worker) -> None:
-        self.worker_info.labels(*self._info_labels(worker)).set(1)
+        labels = self._info_labels(worker)
+        with self._live_lock:
+            self._live[labels] = self._live.get(labels, 0) + 1
+            self.worker_info.labels(*labels).set(self._live[labels])
+        self.sampler.track_worker(worker)
 
     def worker_stopping(self, worker: Worker) -> None:
         labels = self._info_labels(worker)
-        if multiprocess_dir() is None:
-            self.worker_info.remove(*labels)
-        else:  # labels cannot be removed there; the supervisor drops a dead process's gauges
-            self.worker_info.labels(*labels).set(0)
+        with self._live_lock:
+            left = max(0, self._live.get(labels, 0) - 1)
+            self._live[labels] = left
+            if left or multiprocess_dir() is not None:  # multiprocess files cannot drop labels
+                self.worker_info.labels(*labels).set(left)
+            else:
+                self._live.pop(labels, None)
+                self.worker_info.remove(*labels)
+        self.sampler.sample()
 
+class Sampler:
+    """Copies connection-pool gauges and each tracked worker's running totals into the
+    metrics every :data:`SAMPLE_S` seconds (and on demand), from one daemon thread.
+
+    Pools and workers are held weakly: a closed app or a stopped worker simply stops
+    being sampled. Counters grow by the difference since the last sample, so they
+    add up correctly across the processes of ``--processes N``.
+    """
+
+    _TOTALS: Final = (("handed_back", "Running jobs handed back unfinished at shutdown"),
+                      ("fenced_out", "Outcomes refused by the fence (the worker had lost the job)"),
+                      ("rescued", "Jobs of dead workers put back by this process's rescuer"))
+
+    def __init__(self, registry: CollectorRegistry, interval: float = SAMPLE_S) -> None:
+        from prometheus_client import Counter, Gauge
+
+        self.interval = interval
+        self.pool_connections = Gauge(
+            "pgqueue_pool_connections",
+            "Connections of pgqueue's pools in this process, by pool and state (in_use, idle)",
+            ("pool", "state"),
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
+        self.pool_max = Gauge(
+            "pgqueue_pool_max_connections", "Configured maximum size of the pool", ("pool",),
+            multiprocess_mode="livesum", registry=registry,
+        )
+        self.pool_waiting = Gauge(
+            "pgqueue_pool_requests_waiting", "Callers waiting for a connection of the pool", ("pool",),
+            multiprocess_mode="livesum", registry=registry,
+        )
+        self.totals = {
+            name: Counter(f"pgqueue_jobs_{name}", help_, registry=registry) for name, help_ in self._TOTALS
+        }
+        self._pools: list[tuple[str, weakref.ReferenceType[Any]]] = []
+        self._workers: weakref.WeakKeyDictionary[Any, dict[str, int]] = weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def track_pool(self, name: str, pool: Any) -> None:
+        """Sample ``pool`` (a psycopg_pool pool, or anything with ``get_stats()``) as ``name``."""
+        if pool is None or not hasattr(pool, "get_stats"):
+            return
+        with self._lock:
+            if not any(ref() is pool for _, ref in self._pools):
+                self._pools.append((name, weakref.ref(pool)))
+        self._ensure_thread()
+
+    def track_worker(self, worker: Worker) -> None:
+        # The worker's own pool (claims, completions) is private to the worker package;
+        # read it defensively until the worker offers pool statistics of its own.
+        self.track_pool("worker", getattr(worker, "_pool", None))
+        self.track_pool("app", getattr(getattr(worker.app, "_pool", None), "_pool", None))
+        with self._lock:
+            self._workers.setdefault(worker, {name: 0 for name, _ in self._TOTALS})
+        self.sample()
+        self._ensure_thread()
+
+    def sample(self) -> None:
+        """Copy the current values now (also what the thread does every interval)."""
+        with self._lock:
+            sizes: dict[str, dict[str, int]] = {}
+            live = []
+            for name, ref in self._pools:
+                pool = ref()
+                if pool is None or getattr(pool, "closed", False):
+                    continue
+                live.append((name, ref))
+                try:
+                    stats = pool.get_stats()
+                except Exception:  # a pool being closed by another thread
+                    continue
+                agg = sizes.setdefault(name, {"size": 0, "available": 0, "max": 0, "waiting": 0})
+                agg["size"] += int(stats.get("pool_size", 0))
+                agg["available"] += int(stats.get("pool_available", 0))
+                agg["max"] += int(stats.get("pool_max", 0))
+                agg["waiting"] += int(stats.get("requests_waiting", 0))
+            self._pools = live
+            for name in ("app", "worker"):
+                agg = sizes.get(name, {"size": 0, "available": 0, "max": 0, "waiting": 0})
+                self.pool_connections.labels(name, "in_use").set(max(0, agg["size"] - agg["available"]))
+                self.pool_connections.labels(name, "idle").set(agg["available"])
+                self.pool_max.labels(name).set(agg["max"])
+                self.pool_waiting.labels(name).set(agg["waiting"])
+            for worker, seen in list(self._workers.items()):
+                stats = getattr(worker, "stats", None)
+                for name, counter in self.totals.items():
+                    now = int(getattr(stats, name, 0) or 0)
+                    if now > seen[name]:
+                        counter.inc(now - seen[name])
+                    seen[name] = now
+
+    def _ensure_thread(self) -> None:
+        with self._lock:
+            if self._thread is not None or self.interval <= 0:
+                return
+            self._thread = threading.Thread(target=self._run, name="pgqueue-metrics-sampler", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.sample()
+            except Exception:
+                log.exception("sampling pool and worker metrics failed")
+
+    def close(self) -> None:
+        self._stop.set()
 
 class QueueCollector:
-    """``pgqueue_queue_*`` gauges read from the database at scrape time, cached for
-    ``ttl`` seconds; a failed read is logged and the last values are served again."""
+    """``pgqueue_queue_*``, ``pgqueue_workers`` and ``pgqueue_xmin_horizon_age_seconds``
+    gauges read from the database at scrape time, cached for ``ttl`` seconds; a failed
+    read is logged and the last values are served again.
 
-    def __init__(self, dsn: Callable[[], str], ttl: float = QUEUE_STATS_TTL_S) -> None:
+    Every queue seen once keeps being reported (zeros when it is empty), and so does every
+    queue of the last day's history. With ``history`` (the default), each read also calls
+    :func:`pgqueue.dashboard.history.tick` with the depth just read: whichever exporter
+    gets the history lock rolls up finished jobs, the others skip at once.
+    """
+
+    def __init__(self, dsn: Callable[[], str], ttl: float = QUEUE_STATS_TTL_S, history: bool = True) -> None:
         self._dsn = dsn
         self.ttl = ttl
+        self.history = history
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
         self._rows: list[tuple[Any, ...]] = []
+        self._db: tuple[Any, ...] | None = None
+        self._known: set[str] = set()
         self._read_at: float | None = None
         self.reads = 0
 
     def collect(self) -> Iterator[Metric]:
         from prometheus_client.core import GaugeMetricFamily
 
-        rows = self._fresh_rows()
+        rows, db = self._fresh_rows()
         depth = GaugeMetricFamily(
             "pgqueue_queue_jobs",
             "Jobs per queue and state (queued = due now; scheduled = due later), from the database",
@@ -195,25 +326,59 @@ class QueueCollector:
         yield depth
         yield age
         yield paused
+        if db is not None:
+            alive, stopping, stale, xmin_age_s = db
+            workers = GaugeMetricFamily(
+                "pgqueue_workers",
+                "Registered worker processes by status (alive, stopping, stale), from the database",
+                labels=("status",),
+            )
+            for status, n in (("alive", alive), ("stopping", stopping), ("stale", stale)):
+                workers.add_metric((status,), float(n))
+            yield workers
+            yield GaugeMetricFamily(
+                "pgqueue_xmin_horizon_age_seconds",
+                "Age of the oldest transaction pinning this database's xmin horizon (0 when none)",
+                value=float(xmin_age_s),
+            )
 
     def describe(self) -> list[Metric]:
         return []  # registering must not query the database
 
-    def _fresh_rows(self) -> list[tuple[Any, ...]]:
+    def _fresh_rows(self) -> tuple[list[tuple[Any, ...]], tuple[Any, ...] | None]:
         with self._lock:
             now = time.monotonic()
             if self._read_at is not None and now - self._read_at < self.ttl:
-                return self._rows
+                return self._rows, self._db
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = _db.connect(self._dsn(), application_name="pgqueue-metrics")
-                self._rows = self._conn.execute(query("metrics_queues")).fetchall()
+                rows = self._conn.execute(query("metrics_queues")).fetchall()
+                self._db = self._conn.execute(query("metrics_database")).fetchone()
                 self.reads += 1
+                seen = {r[0] for r in rows}
+                self._known |= seen
+                # A queue seen before and gone from every source now (its history aged out
+                # or the exporter restarted since) still reads 0 while this process lives.
+                rows += [(q, 0, 0, 0, 0, 0, 0.0, False) for q in sorted(self._known - seen)]
+                self._rows = sorted(rows)
+                if self.history:
+                    self._record_history()
             except psycopg.Error as exc:
                 log.warning("could not read queue depth for /metrics: %s", exc)
                 self._close_conn()
             self._read_at = now
-            return self._rows
+            return self._rows, self._db
+
+    def _record_history(self) -> None:
+        from .dashboard import history
+
+        assert self._conn is not None
+        names = ("queue", "queued", "scheduled", "running", "waiting", "dead")
+        try:
+            history.tick(self._conn, [dict(zip(names, r[:6], strict=True)) for r in self._rows])
+        except psycopg.Error as exc:  # its transaction is rolled back; depth is still served
+            log.warning("could not record queue history: %s", exc)
 
     def _close_conn(self) -> None:
         if self._conn is not None:
@@ -226,6 +391,60 @@ class QueueCollector:
     def close(self) -> None:
         with self._lock:
             self._close_conn()
+
+
+class ProcessTreeCollector:
+    """``process_*`` metrics (prometheus-client's process collector) of the supervisor and
+    its live worker children together, as one process would report them: resident and
+    virtual memory, open fds and CPU seconds added up; start time and fd limit the
+    supervisor's. Children are the pids of ``path``'s files whose parent is this process,
+    so a dead child no longer counts (CPU seconds then drop: Prometheus reads that as a
+    counter reset)."""
+
+    _SUMMED: Final = frozenset({"process_resident_memory_bytes", "process_virtual_memory_bytes",
+                                "process_open_fds", "process_cpu_seconds"})
+
+    def __init__(self, path: str, proc: str = "/proc") -> None:
+        self.path = path
+        self.proc = proc
+
+    def _children(self) -> list[int]:
+        me = os.getpid()
+        pids = set()
+        for name in os.listdir(self.path):
+            stem = name.rsplit(".", 1)[0]
+            tail = stem.rsplit("_", 1)[-1]
+            if tail.isdigit():
+                pids.add(int(tail))
+        out = []
+        for pid in sorted(pids):
+            try:
+                with open(os.path.join(self.proc, str(pid), "stat"), "rb") as f:
+                    stat = f.read()
+            except OSError:
+                continue
+            fields = stat[stat.rindex(b")") + 2:].split()
+            if int(fields[1]) == me:  # field 4 of stat: the parent pid
+                out.append(pid)
+        return out
+
+    def collect(self) -> Iterator[Metric]:
+        from prometheus_client import ProcessCollector
+
+        families: dict[str, Metric] = {}
+        for pid in [os.getpid(), *self._children()]:
+            collector = ProcessCollector(pid=functools.partial(int, pid), proc=self.proc, registry=None)
+            for family in collector.collect():
+                if family.name not in families:
+                    families[family.name] = family
+                elif family.name in self._SUMMED and family.samples:
+                    first = families[family.name]
+                    total = first.samples[0].value + family.samples[0].value
+                    first.samples[0] = first.samples[0]._replace(value=total)
+        yield from families.values()
+
+    def describe(self) -> list[Metric]:
+        return []
 
 
 def exposition_registry(
@@ -242,10 +461,10 @@ def exposition_registry(
     else:
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
+        registry.register(ProcessTreeCollector(path))
     if queues is not None:
         registry.register(queues)
     return registry
-
 
 class Server:
     """A running ``/metrics`` HTTP endpoint (a daemon thread); :meth:`close` stops it."""
@@ -266,7 +485,6 @@ class Server:
         self._httpd.shutdown()
         self._httpd.server_close()
 
-
 class Metrics:
     """Prometheus metrics of an app's workers (``app.metrics``).
 
@@ -278,9 +496,11 @@ class Metrics:
 
     def __init__(self, app: App) -> None:
         _require()
-        from prometheus_client import CollectorRegistry
+        from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
         self._own = CollectorRegistry(auto_describe=True)
+        ProcessCollector(registry=self._own)  # this process's memory, CPU and fds
+        PlatformCollector(registry=self._own)  # python_info
         self.jobs = JobMetrics(self._own)
         self.queues = QueueCollector(lambda: app.dsn)
         self._registry: CollectorRegistry | None = None
@@ -315,7 +535,7 @@ class Metrics:
             server.close()
         self._servers.clear()
         self.queues.close()
-
+        self.jobs.sampler.close()
 
 def serve_multiprocess(dsn: str, port: int, host: str, path: str) -> tuple[Server, QueueCollector]:
     """For the supervisor: one endpoint over its children's files in ``path`` plus the
@@ -326,7 +546,6 @@ def serve_multiprocess(dsn: str, port: int, host: str, path: str) -> tuple[Serve
     server = Server(exposition_registry(queues, None, path), port, host)
     log.info("metrics of all worker processes on http://%s:%s/metrics", host, server.port)
     return server, queues
-
 
 def mark_process_dead(pid: int, path: str) -> None:
     """Drop a dead child's live gauges (running jobs, worker info) from ``path``."""

@@ -4,7 +4,9 @@
 -- Run by the one process that serves /metrics, at most once per cache period, never by
 -- idle workers. Live rows are few and indexed (jobs_claim_idx covers queued rows); dead
 -- rows are counted through jobs_finished_idx (state, finished_at), never by scanning the
--- succeeded history. Queues known only from pgqueue.queues (configured, empty) get zeros.
+-- succeeded history. Queues known only from pgqueue.queues (configured, empty), from a
+-- registered worker that serves them, or from the last day of history (pgqueue.job_history,
+-- migration 0008) get zeros, so a drained queue reads 0 instead of vanishing.
 WITH live AS (
     SELECT queue,
            count(*) FILTER (WHERE state = 'queued' AND run_at <= now()) AS queued,
@@ -22,6 +24,9 @@ WITH live AS (
     GROUP BY queue
 ), names AS (
     SELECT queue FROM live UNION SELECT queue FROM dead UNION SELECT name FROM pgqueue.queues
+    UNION SELECT unnest(queues) FROM pgqueue.workers
+    UNION SELECT queue FROM pgqueue.job_history
+          WHERE width_s = 3600 AND bucket >= now() - interval '24 hours'
 )
 SELECT n.queue,
        coalesce(l.queued, 0)    AS queued,

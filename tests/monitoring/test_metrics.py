@@ -90,9 +90,17 @@ def test_two_process_worker_serves_one_coherent_endpoint(
     assert total(s, "pgqueue_job_latency_seconds_count", queue="default") == 230
     assert total(s, "pgqueue_job_latency_seconds_sum") > 0
     assert total(s, "pgqueue_jobs_running") == 0
-    # Both processes contributed, and both are described once each.
-    info = {dict(ls)["worker_id"] for (n, ls), v in s.items() if n == "pgqueue_worker_info" and v == 1}
-    assert info == {worker_id for worker_id, _ in registered}
+    # Both processes contributed; worker info is one series per host and settings whose
+    # value counts the live processes (no fresh series per worker id or restart).
+    info = [(dict(ls), v) for (n, ls), v in s.items() if n == "pgqueue_worker_info"]
+    assert [(labels["hostname"], labels["concurrency"], v) for labels, v in info] == [
+        (socket.gethostname(), "4", 2.0)]
+    assert len(registered) == 2
+    assert total(s, "pgqueue_workers", status="alive") == 2
+    # Process metrics of the supervisor and its children together, pool gauges per process.
+    assert total(s, "process_resident_memory_bytes") > 0
+    assert total(s, "process_open_fds") > 0
+    assert total(s, "pgqueue_pool_max_connections", pool="worker") > 0
     # From the database: nothing left to do, the dead letters counted.
     assert total(s, "pgqueue_queue_jobs", queue="default", state="queued") == 0
     assert total(s, "pgqueue_queue_jobs", queue="default", state="dead") == 20
@@ -131,8 +139,12 @@ def test_app_metrics_embedded_in_process(dsn: str) -> None:
             assert total(s, "pgqueue_jobs_failed_total", task="e.fail") == 2
             assert total(s, "pgqueue_jobs_retried_total", task="e.fail") == 1
             assert total(s, "pgqueue_job_duration_seconds_count", task="e.fail") == 2
-            worker_id = {dict(ls)["worker_id"] for (n, ls), _ in s.items() if n == "pgqueue_worker_info"}
-            assert worker_id == {str(worker.id)}
+            assert total(s, "pgqueue_worker_info", hostname=socket.gethostname(), concurrency="2") == 1
+            assert total(s, "pgqueue_workers", status="alive") == 1
+            assert total(s, "process_resident_memory_bytes") > 0
+            assert total(s, "pgqueue_xmin_horizon_age_seconds") >= 0
+            app.metrics.jobs.sampler.sample()
+            assert total(scrape(server.port), "pgqueue_pool_max_connections", pool="worker") > 0
             assert total(s, "pgqueue_queue_jobs", queue="later", state="queued") == 1
             assert total(s, "pgqueue_queue_jobs", queue="later", state="scheduled") == 1
             assert total(s, "pgqueue_queue_paused", queue="later") == 1
@@ -157,10 +169,10 @@ def test_single_process_cli_serves_metrics_and_refuses_a_taken_port(
 ) -> None:
     port = free_port()
     proc = workers.start("--metrics-port", str(port), "--metrics-host", "127.0.0.1", app=APP)
-    (worker_id, _), = workers.wait_registered(1)
+    workers.wait_registered(1)
     insert_jobs(conn, "m.ok", "jsonb_build_array(g)", 10)
     s = wait_for(lambda: scraped_when(port, "pgqueue_jobs_succeeded_total", 10), timeout=30)
-    assert total(s, "pgqueue_worker_info", worker_id=worker_id) == 1
+    assert total(s, "pgqueue_worker_info", hostname=socket.gethostname()) == 1
     assert total(s, "pgqueue_job_duration_seconds_count", task="m.ok") == 10
 
     with socket.socket() as taken:
@@ -172,3 +184,57 @@ def test_single_process_cli_serves_metrics_and_refuses_a_taken_port(
     assert "choose another --metrics-port" in workers.log(1)
     proc.send_signal(2)
     assert proc.wait(timeout=30) == 0
+
+
+def test_series_stay_stable_across_restarts_and_drained_queues(dsn: str) -> None:
+    """Worker info keeps one series per host and settings whatever the restarts; a queue
+    whose jobs all finished reads 0 instead of vanishing, also for a fresh exporter."""
+    app = pgqueue.App(dsn=dsn)
+
+    @app.task(name="s.noop", queue="brief")
+    def noop() -> None:
+        return None
+
+    server = app.metrics.serve(0, "127.0.0.1")
+    try:
+        for _ in range(2):  # a restart: a new worker (and id) with the same settings
+            job = noop.enqueue()
+            worker = pgqueue.Worker(app, concurrency=3, queues=["brief"])
+            worker.start()
+            try:
+                job.result(timeout=20)
+                app.metrics.queues.ttl = 0.0
+                s = scrape(server.port)
+                info = [ls for (n, ls), v in s.items() if n == "pgqueue_worker_info"]
+                assert len(info) == 1 and total(s, "pgqueue_worker_info") == 1
+            finally:
+                worker.stop(timeout=5)
+        s = scrape(server.port)
+        assert ("pgqueue_queue_jobs", (("queue", "brief"), ("state", "queued"))) in s
+        assert total(s, "pgqueue_queue_jobs", queue="brief") == 0
+    finally:
+        app.metrics.close()
+        app.close()
+    # A new exporter has never seen the queue: the database's history names it.
+    other = pgqueue.App(dsn=dsn)
+    try:
+        from pgqueue.dashboard import history
+
+        with psycopg.connect(dsn, autocommit=True) as c:
+            c.execute("UPDATE pgqueue.jobs SET finished_at = finished_at - interval '2 minutes'")
+            c.execute("DELETE FROM pgqueue.history_watermark")
+            history.tick(c)
+        names = {dict(ls).get("queue") for (n, ls), _ in
+                 _families(other.metrics.generate()).items() if n == "pgqueue_queue_jobs"}
+        assert "brief" in names
+    finally:
+        other.metrics.close()
+        other.close()
+
+
+def _families(text: bytes) -> Samples:
+    out: Samples = {}
+    for family in text_string_to_metric_families(text.decode()):
+        for s in family.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
