@@ -18,6 +18,8 @@ from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from .._admin import Queues, cancel_jobs, retry_jobs
+from .._admin.bulk import delete_batch, run_bulk
+from .._admin.jobs import JobFilter
 from .._maintenance import cron
 from ..errors import InvalidOption, PgQueueError
 from ..job import JobState
@@ -122,6 +124,52 @@ def cancel(pq: Any, form: FormData, params: dict[str, Any]) -> str:
     return "; ".join(parts)
 
 
+BULK_ACTIONS = ("cancel", "retry", "delete")
+
+
+def _field(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def bulk(pq: Any, form: FormData, params: dict[str, Any]) -> str:
+    """Cancel, retry or delete the selected jobs (``scope=selected``, the ``id`` fields)
+    or every job the state/queue/task filter matches (``scope=filter``), through the
+    same functions as ``pgqueue jobs cancel|retry|delete``. The browser has already
+    asked for a confirmation that names how many."""
+    action = _field(form, "action")
+    if action not in BULK_ACTIONS:
+        raise InvalidOption(f"unknown bulk action {action!r}; use one of {', '.join(BULK_ACTIONS)}")
+    if _field(form, "scope") == "filter":
+        where = JobFilter(state=_field(form, "state"), queue=_field(form, "queue"), task=_field(form, "task"))
+        if where.state is None and where.queue is None and where.task is None:
+            raise InvalidOption("choose a state, queue or task before acting on all matching jobs")
+        outcome = run_bulk(pq, action, where)
+        message = f"{action}: {_plural(outcome.done, 'job')} {_past(action)}"
+        if outcome.requested:
+            message += f", {_plural(outcome.requested, 'running job')} asked to stop"
+        if outcome.skipped:
+            message += f", {outcome.skipped} left alone (their state changed, or something depends on them)"
+        return message
+    ids = _ids(form)
+    if action == "cancel":
+        return cancel(pq, form, params)
+    if action == "retry":
+        return retry(pq, form, params)
+    with pq.pool.connection() as conn:
+        deleted = delete_batch(conn, ids)
+    message = f"deleted {_plural(len(deleted), 'job')}"
+    left = sorted(set(ids) - set(deleted))
+    if left:
+        message += (f"; left alone: {', '.join(map(str, left[:10]))} "
+                    "(running or waiting, or another job depends on them)")
+    return message
+
+
+def _past(action: str) -> str:
+    return {"cancel": "cancelled", "retry": "requeued", "delete": "deleted"}[action]
+
+
 def _schedule(enabled: bool) -> Action:
     def toggle(pq: Any, form: FormData, params: dict[str, Any]) -> str:
         name = params["name"]
@@ -151,6 +199,7 @@ def routes() -> list[BaseRoute]:
         Route("/queues/{name}/resume", _handler(resume), methods=post, name="resume"),
         Route("/jobs/retry", _handler(retry), methods=post, name="retry"),
         Route("/jobs/cancel", _handler(cancel), methods=post, name="cancel"),
+        Route("/jobs/bulk", _handler(bulk), methods=post, name="bulk"),
         Route("/dead/retry-all", _handler(retry_all_dead), methods=post, name="retry_all"),
         Route("/schedules/{name}/enable", _handler(_schedule(True)), methods=post, name="enable"),
         Route("/schedules/{name}/disable", _handler(_schedule(False)), methods=post, name="disable"),

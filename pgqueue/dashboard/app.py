@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 import jinja2
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.middleware import Middleware
 from starlette.routing import Mount
 from starlette.staticfiles import StaticFiles
 
 from . import actions, pages
-from .queries import Overview
+from .history import TICK_S, Recorder
+from .queries import Overview, TTLCache
 from .security import AuthHook, GuardMiddleware, new_token
 from .templating import environment
 
@@ -35,6 +39,8 @@ class DashboardState:
     poll_s: float
     env: jinja2.Environment
     overview: Overview
+    recorder: Recorder
+    history_cache: TTLCache = field(default_factory=TTLCache)
     token: str = field(default_factory=new_token)
 
 
@@ -45,6 +51,7 @@ def create_app(
     auth: AuthHook | None = None,
     title: str = "pgqueue",
     poll_s: float = POLL_S,
+    history_s: float = TICK_S,
 ) -> Starlette:
     """The dashboard for ``pq``'s database, ready for any ASGI server.
 
@@ -55,6 +62,10 @@ def create_app(
 
     Mount it inside your own ASGI app (``Mount("/pgqueue", create_app(app))``) or run
     it with ``pgqueue dashboard``. The caller owns ``pq`` and closes it.
+
+    While the app runs (its lifespan), a thread records history every ``history_s``
+    seconds (:mod:`.history`: finished jobs rolled up, queue depth sampled); 0 turns it
+    off (the process serving ``/metrics`` or another dashboard may be doing it).
     """
     state = DashboardState(
         pq=pq,
@@ -63,7 +74,17 @@ def create_app(
         poll_s=poll_s,
         env=environment(),
         overview=Overview(pq),
+        recorder=Recorder(pq, history_s),
     )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        state.recorder.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(state.recorder.stop)
+
     routes = [
         *pages.routes(),
         *actions.routes(),
@@ -73,6 +94,7 @@ def create_app(
         routes=routes,
         middleware=[Middleware(GuardMiddleware, auth=auth, read_only=read_only)],
         exception_handlers=pages.exception_handlers(),
+        lifespan=lifespan,
     )
     starlette.state.dashboard = state
     return starlette

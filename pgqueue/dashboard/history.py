@@ -219,12 +219,12 @@ def task_failures(app: App, task: str, window_s: int = 24 * 3600) -> list[dict[s
 
 
 class Recorder:
-    """Calls :func:`tick` every ``interval`` seconds from a daemon thread, with the depth
-    rows ``depth()`` returns; errors are logged and the next tick tries again."""
+    """Calls :func:`tick` every ``interval`` seconds from a daemon thread, with the queue
+    depth read just before (metrics_queues.sql); errors are logged and the next tick
+    tries again. ``interval`` 0: never (``run_once`` still works)."""
 
-    def __init__(self, app: App, depth: Any, interval: float = TICK_S) -> None:
+    def __init__(self, app: App, interval: float = TICK_S) -> None:
         self.app = app
-        self._depth = depth
         self.interval = interval
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -237,8 +237,10 @@ class Recorder:
             self._thread.start()
 
     def run_once(self) -> bool:
-        with self.app.pool.connection() as conn:
-            done = tick(conn, self._depth())
+        """One tick now; False when another process held the history lock."""
+        with self.app.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+            depth = cur.execute(query("metrics_queues")).fetchall()
+            done = tick(conn, depth)
         self.ticks += 1
         return done
 
@@ -256,4 +258,3 @@ class Recorder:
         thread, self._thread = self._thread, None
         if thread is not None:
             thread.join(timeout=5)
-

@@ -6,6 +6,7 @@ pgqueue App's (synchronous) pool serves them.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.exceptions import HTTPException
@@ -14,10 +15,11 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from starlette.routing import BaseRoute, Route
 
 from .._admin import Queues, job_details, list_jobs, list_workers
+from .._admin.jobs import JobFilter, count_jobs
 from .._maintenance import cron
 from ..errors import JobNotFound, PgQueueError
 from ..job import TERMINAL, JobState
-from . import queries
+from . import history, queries
 from .templating import as_datetime, render
 
 DEAD_PAGE_SIZE = 100
@@ -47,25 +49,48 @@ def jobs(request: Request) -> Response:
         "task": p.get("task", ""),
         "q": p.get("q", ""),
     }
-    rows = queries.search_jobs(
+    found = queries.search_jobs(
         _state(request).pq,
         before=_int(p.get("before")),
         limit=queries.PAGE_SIZE + 1,
-        **filters,
+        state=filters["state"],
+        queue=filters["queue"],
+        task=filters["task"],
+        q=filters["q"],
     )
-    more = len(rows) > queries.PAGE_SIZE
-    rows = rows[: queries.PAGE_SIZE]
+    more = len(found.rows) > queries.PAGE_SIZE
+    rows = found.rows[: queries.PAGE_SIZE]
+    if more and rows:
+        next_before: int | None = rows[-1]["id"]
+    elif found.floor:  # a bounded search: the next older window of ids
+        next_before = found.floor
+    else:
+        next_before = None
     return render(
         request,
         "jobs.html",
         nav="jobs",
         rows=rows,
         filters=filters,
-        states=[s.value for s in JobState],
+        window=(found.floor, found.ceiling) if found.floor is not None else None,
+        states=[s.value for s in JobState] + [queries.SCHEDULED],
         queues=[r["queue"] for r in Queues(_state(request).pq).list()],
-        next_before=rows[-1]["id"] if more and rows else None,
+        next_before=next_before,
         live_states=[s.value for s in JobState if s not in TERMINAL],
+        bulk_filter=not filters["q"],
+        count=_count(request, filters) if not filters["q"] and _filtered(filters) else None,
     )
+
+
+def _filtered(filters: dict[str, str]) -> bool:
+    return bool(filters["state"] or filters["queue"] or filters["task"])
+
+
+def _count(request: Request, filters: dict[str, str]) -> int:
+    """How many jobs the state/queue/task filters match (capped), for "all matching"."""
+    where = JobFilter(state=filters["state"] or None, queue=filters["queue"] or None,
+                      task=filters["task"] or None)
+    return count_jobs(_state(request).pq, where)
 
 
 def timeline(job: dict[str, Any]) -> list[dict[str, Any]]:
@@ -97,6 +122,11 @@ def timeline(job: dict[str, Any]) -> list[dict[str, Any]]:
     return events
 
 
+def _future(value: object) -> bool:
+    moment = as_datetime(value)
+    return moment is not None and moment > datetime.now(UTC)
+
+
 def job_detail(request: Request) -> Response:
     job_id = int(request.path_params["job_id"])
     job = job_details(_state(request).pq, job_id)
@@ -106,6 +136,7 @@ def job_detail(request: Request) -> Response:
         nav="jobs",
         job=job,
         events=timeline(job),
+        scheduled=_future(job.get("run_at")),
         cancellable=job["state"] not in {s.value for s in TERMINAL},
         retryable=job["state"] in (JobState.DEAD.value, JobState.CANCELLED.value),
     )
@@ -147,6 +178,45 @@ def schedules(request: Request) -> Response:
     return render(request, "schedules.html", nav="schedules", rows=cron.list_schedules(_state(request).pq))
 
 
+RANGES = {"1h": 3600, "24h": 24 * 3600, "14d": 14 * 24 * 3600}
+"""The history ranges the charts offer (query parameter ``range``)."""
+
+
+def _range(request: Request) -> tuple[str, int]:
+    key = request.query_params.get("range", "1h")
+    return (key, RANGES[key]) if key in RANGES else ("1h", RANGES["1h"])
+
+
+def api_history(request: Request) -> Response:
+    key, seconds = _range(request)
+    p = request.query_params
+    data = _state(request).history_cache.get(
+        (key, p.get("queue") or None, p.get("task") or None),
+        lambda: history.throughput(
+            _state(request).pq, seconds, p.get("queue") or None, p.get("task") or None
+        ),
+    )
+    return JSONResponse(_json_safe(data))
+
+
+def tasks(request: Request) -> Response:
+    key, seconds = _range(request)
+    window = max(seconds, 3600)
+    return render(request, "tasks.html", nav="tasks", rows=history.tasks(_state(request).pq, window),
+                  range_key=key, ranges=list(RANGES))
+
+
+def task_detail(request: Request) -> Response:
+    name = request.path_params["name"]
+    key, seconds = _range(request)
+    pq = _state(request).pq
+    rows = history.tasks(pq, max(seconds, 3600), limit=10_000)
+    summary = next((t for t in rows if t["task"] == name), None)
+    return render(request, "task.html", nav="tasks", task=name, summary=summary,
+                  failures=history.task_failures(pq, name, max(seconds, 3600)),
+                  range_key=key, ranges=list(RANGES))
+
+
 def healthz(request: Request) -> Response:
     return PlainTextResponse("ok")
 
@@ -172,6 +242,9 @@ def routes() -> list[BaseRoute]:
         Route("/dead", dead, name="dead"),
         Route("/workers", workers, name="workers"),
         Route("/schedules", schedules, name="schedules"),
+        Route("/tasks", tasks, name="tasks"),
+        Route("/tasks/{name:path}", task_detail, name="task"),
+        Route("/api/history", api_history, name="api_history"),
         Route("/api/overview", api_overview, name="api_overview"),
         Route("/api/jobs/{job_id:int}", api_job, name="api_job"),
         Route("/healthz", healthz, name="healthz"),

@@ -9,9 +9,11 @@ open browser tabs cost the database no more than one.
 
 from __future__ import annotations
 
+import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Final
@@ -23,6 +25,7 @@ from .._settings import check_name
 from .._sql import query
 from ..errors import InvalidOption
 from ..job import JobState
+from . import history
 
 if TYPE_CHECKING:
     from ..app import App
@@ -37,8 +40,39 @@ RATE_WINDOW_S: Final = 60
 OVERLAP_BUCKETS: Final = 2
 """Recent buckets re-read on each refresh: a completion commits a little after the
 ``finished_at`` it wrote, so the newest buckets can still grow."""
+HISTORY_CACHE_S: Final = 5.0
+"""History charts and task summaries are shared by every request within this many seconds."""
+DEPTH_WINDOW_S: Final = 3600
+"""The depth chart starts with this much history from pgqueue.queue_history (per minute)."""
 CACHE_S: Final = 1.0
 """An overview snapshot is shared by every request within this many seconds."""
+
+
+SCAN_IDS: Final = 200_000
+"""A text or JSON search looks at this many ids per page (newest first), so it answers in
+bounded time over any amount of history; the page links to the next older window."""
+SCHEDULED: Final = "scheduled"
+
+
+@dataclass
+class Search:
+    """One page of :func:`search_jobs`: its rows and, for a bounded text/JSON search, the
+    id window it covered (``floor`` .. ``ceiling``; older ids were not looked at)."""
+
+    rows: list[dict[str, Any]]
+    floor: int | None = None
+    ceiling: int | None = None
+
+
+def _parse_contains(text: str | None) -> str | None:
+    """``text`` when it is a JSON object or array (a containment search), else None."""
+    if not text or text[0] not in "{[":
+        return None
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return json.dumps(value) if isinstance(value, dict | list) else None
 
 
 def search_jobs(
@@ -50,39 +84,58 @@ def search_jobs(
     q: str | None = None,
     before: int | None = None,
     limit: int = PAGE_SIZE,
-) -> list[dict[str, Any]]:
+    scan_ids: int = SCAN_IDS,
+) -> Search:
     """Jobs matching every filter, newest first, at most ``limit``, with ``id < before``.
 
-    ``q`` matches a job id, a tag exactly, or part of the task name (case-insensitive).
-    Empty strings mean "no filter". Raises InvalidOption for an unknown state or a
-    limit below 1, InvalidName for a malformed queue name.
+    ``state`` is a job state or ``scheduled`` (queued with a future ``run_at``; ``queued``
+    means every queued job). ``q`` matches a job id, a tag exactly, or part of the task
+    name, of the last error (type and message) or of the arguments' JSON text,
+    case-insensitively; ``q`` that is a JSON object or array matches jobs whose args or
+    kwargs contain it (``{"user_id": 42}``, ``[42]``). A ``q`` search covers ``scan_ids``
+    ids below ``before`` (or the newest id) per call. Empty strings mean "no filter".
+    Raises InvalidOption for an unknown state or a limit below 1, InvalidName for a
+    malformed queue name.
     """
     if limit < 1:
         raise InvalidOption(f"limit must be >= 1, got {limit}")
-    if state:
+    scheduled = None
+    if state == SCHEDULED:
+        state, scheduled = JobState.QUEUED.value, True
+    elif state:
         try:
             state = JobState(state).value
         except ValueError:
             raise InvalidOption(
                 f"state {state!r} is not a job state; use one of "
-                f"{', '.join(s.value for s in JobState)}"
+                f"{', '.join(s.value for s in JobState)} or {SCHEDULED}"
             ) from None
     if queue:
         check_name(queue, "queue")
     text = (q or "").strip() or None
+    contains = _parse_contains(text)
     q_id = int(text) if text is not None and text.isdigit() and len(text) < 19 else None
-    params = {
-        "state": state or None,
-        "queue": queue or None,
-        "task": task or None,
-        "before": before,
-        "q": text,
-        "q_id": q_id,
-        "limit": limit,
-    }
     with app.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        floor = ceiling = None
+        if text is not None:
+            if before is None:
+                row = cur.execute(query("dashboard_max_id")).fetchone()
+                before = int(next(iter(row.values()))) + 1 if row else 1
+            ceiling, floor = before - 1, max(0, before - scan_ids)
+        params = {
+            "state": state or None,
+            "scheduled": scheduled,
+            "queue": queue or None,
+            "task": task or None,
+            "before": before,
+            "floor": floor,
+            "q": None if contains else text,
+            "q_id": q_id,
+            "contains": contains,
+            "limit": limit,
+        }
         rows: list[dict[str, Any]] = cur.execute(query("dashboard_jobs_search"), params).fetchall()
-    return rows
+    return Search(rows, floor, ceiling)
 
 
 def running_jobs(app: App, limit: int = 200) -> list[dict[str, Any]]:
@@ -170,7 +223,7 @@ class Overview:
         self._taken = 0.0
 
     def snapshot(self) -> dict[str, Any]:
-        """``{"time", "queues", "totals", "throughput", "bucket_s", "workers"}``."""
+        """``{"time", "queues", "totals", "throughput", "bucket_s", "workers", "depth_history"}``."""
         with self._lock:
             if self._snapshot is not None and time.monotonic() - self._taken < self.cache_s:
                 return self._snapshot
@@ -192,7 +245,12 @@ class Overview:
         }
         totals["per_s"] = round(sum(v["per_s"] for v in rates.values()), 2)
         workers = list_workers(self.app)
+        depth = [
+            {"t": int(r["t"]), "queued": int(r["queued"]), "running": int(r["running"])}
+            for r in history.depth(self.app, DEPTH_WINDOW_S)
+        ]
         return {
+            "depth_history": depth,
             "time": self.throughput.now,
             "queues": queues,
             "totals": totals,
@@ -203,3 +261,25 @@ class Overview:
                 for status in ("alive", "stopping", "stale")
             },
         }
+
+
+class TTLCache:
+    """Values computed at most once per ``ttl`` seconds per key, shared by every request
+    (so open tabs polling the same chart cost one query per interval, not one each)."""
+
+    def __init__(self, ttl: float = HISTORY_CACHE_S, size: int = 64) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._lock = threading.Lock()
+        self._values: dict[Any, tuple[float, Any]] = {}
+
+    def get(self, key: Any, compute: Callable[[], Any]) -> Any:
+        with self._lock:
+            hit = self._values.get(key)
+            if hit is not None and time.monotonic() - hit[0] < self.ttl:
+                return hit[1]
+            value = compute()
+            if len(self._values) >= self.size:
+                self._values.clear()
+            self._values[key] = (time.monotonic(), value)
+            return value

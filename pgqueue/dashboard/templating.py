@@ -55,6 +55,20 @@ def fmt_ago(value: object) -> str:
     return f"{fmt_seconds(delta)} ago" if delta >= 0 else f"in {fmt_seconds(-delta)}"
 
 
+def fmt_num(value: object) -> str:
+    """Thousands separators: 927956 -> 927,956; floats keep at most 2 decimals."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "-" if value is None else str(value)
+    if isinstance(value, int) or float(value).is_integer():
+        return f"{int(value):,}"
+    return f"{value:,.2f}".rstrip("0").rstrip(".")
+
+
+def fmt_iso(value: object) -> str:
+    moment = as_datetime(value)
+    return moment.isoformat() if moment else ""
+
+
 def fmt_json(value: object) -> str:
     return json.dumps(value, indent=2, default=str, ensure_ascii=False)
 
@@ -68,7 +82,7 @@ def environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.policies["json.dumps_kwargs"] = {"default": str, "sort_keys": True}
-    env.filters.update(ts=fmt_ts, ago=fmt_ago, secs=fmt_seconds, pretty=fmt_json)
+    env.filters.update(ts=fmt_ts, ago=fmt_ago, secs=fmt_seconds, pretty=fmt_json, num=fmt_num, iso=fmt_iso)
     env.globals.update(format_rate=format_rate, version=__version__)
     return env
 

@@ -55,7 +55,7 @@ def _client(app: pgqueue.App, **options: Any) -> TestClient:
 
     from pgqueue.dashboard import create_app
 
-    web = create_app(app, **options)
+    web = create_app(app, **{"history_s": 0.0, **options})  # tests tick history themselves
     web.state.dashboard.overview.cache_s = 0.0  # every request reads the database
     return TestClient(web, follow_redirects=False)
 

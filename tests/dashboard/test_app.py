@@ -8,6 +8,7 @@ from typing import Any
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 import pgqueue
 
@@ -37,7 +38,8 @@ def _post(client: TestClient, url: str, **fields: Any) -> Any:
 def test_every_page_renders(client: TestClient, conn: psycopg.Connection[Any]) -> None:
     seed_queued(conn, "emails", 5)
     dead = seed_dead(conn)
-    for path in ("/", "/jobs", f"/jobs/{dead}", "/dead", "/workers", "/schedules"):
+    for path in ("/", "/jobs", f"/jobs/{dead}", "/dead", "/workers", "/schedules", "/tasks",
+                 "/tasks/app.build_report?range=14d", "/jobs?q=boom", "/jobs?state=scheduled"):
         response = client.get(path)
         assert response.status_code == 200, path
         assert "text/html" in response.headers["content-type"]
@@ -207,7 +209,7 @@ def test_job_search_by_id_tag_task_and_paging(
 
     emails = seed_queued(conn, "emails", 3, tags=["welcome"])
     reports = seed_queued(conn, "reports", 2, task="app.build_report")
-    ids = lambda rows: [r["id"] for r in rows]  # noqa: E731
+    ids = lambda found: [r["id"] for r in found.rows]  # noqa: E731
     assert ids(search_jobs(app, q=str(reports[0]))) == [reports[0]]
     assert ids(search_jobs(app, q="welcome")) == sorted(emails, reverse=True)
     assert ids(search_jobs(app, q="BUILD_rep")) == sorted(reports, reverse=True)
@@ -277,3 +279,111 @@ def test_cli_refuses_a_malformed_auth_option() -> None:
     result = CliRunner().invoke(cli, ["--dsn", "postgresql://unused/db", "dashboard", "--auth", "admin"])
     assert result.exit_code == 2
     assert "--auth must look like user:password" in result.output
+
+
+def test_scheduled_jobs_show_as_scheduled(client: TestClient, conn: psycopg.Connection[Any]) -> None:
+    later = conn.execute(
+        "INSERT INTO pgqueue.jobs (queue, task, run_at) "
+        "VALUES ('emails', 'app.later', now() + interval '1 hour') RETURNING id").fetchone()
+    assert later is not None
+    due = seed_queued(conn, "emails", 1)[0]
+    page = client.get("/jobs").text
+    row = page.split(f'data-job="{later[0]}"')[1].split("</tr>")[0]
+    assert "st-scheduled" in row and ">scheduled<" in row and ">in " in row
+    assert "st-queued" in page.split(f'data-job="{due}"')[1].split("</tr>")[0]
+    only = client.get("/jobs", params={"state": "scheduled"}).text
+    assert f'data-job="{later[0]}"' in only and f'data-job="{due}"' not in only
+    assert ">scheduled<" in client.get(f"/jobs/{later[0]}").text
+
+
+def test_search_by_argument_value_error_text_and_json(
+    app: pgqueue.App, client: TestClient, conn: psycopg.Connection[Any]
+) -> None:
+    from pgqueue.dashboard.queries import search_jobs
+
+    rows = conn.execute(
+        "INSERT INTO pgqueue.jobs (queue, task, args, kwargs, state, finished_at, last_error) VALUES "
+        "('q', 'app.charge', '[\"ord-7731\"]', '{\"user_id\": 42}', 'dead', now(), "
+        " 'PaymentDeclined: card 4242 refused by issuer'), "
+        "('q', 'app.charge', '[\"ord-1\"]', '{\"user_id\": 7}', 'succeeded', now(), NULL) "
+        "RETURNING id").fetchall()
+    declined, fine = rows[0][0], rows[1][0]
+    ids = lambda found: [r["id"] for r in found.rows]  # noqa: E731
+    assert ids(search_jobs(app, q="ORD-7731")) == [declined]          # argument text
+    assert ids(search_jobs(app, q="paymentdeclined")) == [declined]   # error type
+    assert ids(search_jobs(app, q="refused by")) == [declined]        # error message
+    assert ids(search_jobs(app, q='{"user_id": 42}')) == [declined]   # JSON containment (kwargs)
+    assert ids(search_jobs(app, q='["ord-1"]')) == [fine]             # JSON containment (args)
+    # A text search covers a bounded window of ids, then links to the next older one.
+    found = search_jobs(app, q="ord-", scan_ids=1)
+    assert ids(found) == [fine] and found.floor == fine
+    assert ids(search_jobs(app, q="ord-", before=found.floor, scan_ids=1)) == [declined]
+    page = client.get("/jobs", params={"q": "4242"}).text
+    assert f'data-job="{declined}"' in page and f'data-job="{fine}"' not in page
+    assert 'id="search-window"' in page
+
+
+def test_bulk_actions_on_selected_jobs_and_on_a_filter(
+    client: TestClient, conn: psycopg.Connection[Any]
+) -> None:
+    queued = seed_queued(conn, "emails", 4)
+    dead = [seed_dead(conn, queue="reports") for _ in range(3)]
+    page = client.get("/jobs", params={"queue": "reports"}).text
+    assert "all 3 matching" in page and 'data-count="3"' in page
+    # Selected: delete two queued jobs, cancel one, retry one dead job.
+    r = _post(client, "/jobs/bulk", action="delete", scope="selected", id=[str(i) for i in queued[:2]])
+    assert r.status_code == 303 and "deleted+2+jobs" in r.headers["location"]
+    gone = conn.execute("SELECT count(*) FROM pgqueue.jobs WHERE id = ANY(%s)", (queued[:2],)).fetchone()
+    assert gone == (0,)
+    _post(client, "/jobs/bulk", action="cancel", scope="selected", id=str(queued[2]))
+    assert _state(conn, queued[2]) == "cancelled"
+    _post(client, "/jobs/bulk", action="retry", scope="selected", id=str(dead[0]))
+    assert _state(conn, dead[0]) == "queued"
+    # All matching a filter: the two dead jobs left in queue reports are deleted.
+    r = _post(client, "/jobs/bulk", action="delete", scope="filter", state="dead", queue="reports")
+    assert "deleted" in r.headers["location"] and "2+jobs" in r.headers["location"]
+    assert conn.execute("SELECT count(*) FROM pgqueue.jobs WHERE state = 'dead'").fetchone() == (0,)
+    assert _state(conn, queued[3]) == "queued"
+    # "All matching" without any filter is refused; so is an unknown action.
+    r = _post(client, "/jobs/bulk", action="delete", scope="filter")
+    assert "error=" in r.headers["location"] and _state(conn, queued[3]) == "queued"
+    assert "error=" in _post(client, "/jobs/bulk", action="explode", id="1").headers["location"]
+
+
+def test_history_api_and_task_pages_survive_a_reload(
+    client: TestClient, app: pgqueue.App, conn: psycopg.Connection[Any]
+) -> None:
+    from tests.dashboard.test_history import finished
+
+    finished(conn, minutes_ago=4, n=12, task="app.build_report", run_s=0.3)
+    finished(conn, minutes_ago=4, n=3, task="app.build_report", state="dead", errors=1)
+    seed_dead(conn)
+    assert client.app.state.dashboard.recorder.run_once()  # type: ignore[attr-defined]
+    data = client.get("/api/history", params={"range": "1h"}).json()
+    assert data["width_s"] == 60 and sum(p["succeeded"] for p in data["points"]) == 12
+    assert sum(p["dead"] for p in data["points"]) == 3
+    day = client.get("/api/history", params={"range": "24h", "task": "app.build_report"}).json()
+    assert len(day["points"]) == 1440 and max(p["run_p95"] or 0 for p in day["points"]) > 0
+    assert client.get("/api/history", params={"range": "14d"}).json()["width_s"] == 3600
+    overview = client.get("/api/overview").json()
+    assert overview["depth_history"] and overview["depth_history"][-1]["queued"] == 0
+    tasks = client.get("/tasks", params={"range": "24h"}).text
+    assert 'data-task="app.build_report"' in tasks and "15" in tasks
+    task = client.get("/tasks/app.build_report").text
+    assert "ValueError" in task  # recent failures grouped by error type (the seeded dead job)
+
+
+def test_job_page_shows_progress_as_a_bar(client: TestClient, conn: psycopg.Connection[Any]) -> None:
+    job = conn.execute(
+        "INSERT INTO pgqueue.jobs (task, state, attempt, started_at, worker_id, lease_expires_at, progress) "
+        "VALUES ('app.x', 'running', 1, now(), gen_random_uuid(), now() + interval '1 minute', %s) "
+        "RETURNING id", (Jsonb({"current": 30, "total": 120, "message": "rows"}),)).fetchone()
+    assert job is not None
+    page = client.get(f"/jobs/{job[0]}").text
+    assert '<progress max="120" value="30">' in page and "25%" in page and 'data-live-job' in page
+
+
+def test_numbers_carry_thousands_separators() -> None:
+    from pgqueue.dashboard.templating import fmt_num
+
+    assert fmt_num(927956) == "927,956" and fmt_num(12.5) == "12.5" and fmt_num(3.0) == "3"
