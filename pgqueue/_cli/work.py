@@ -9,7 +9,7 @@ import sys
 import typer
 
 from .. import _logging
-from .._worker.config import CONCURRENCY
+from .._worker.config import default
 from ..errors import ConfigurationError
 from . import common
 
@@ -47,22 +47,28 @@ def register(app: typer.Typer) -> None:
             None, "--queues", "-q", help="Comma-separated queues (default: every queue of the app's tasks)."
         ),
         concurrency: int = typer.Option(
-            CONCURRENCY, "--concurrency", "-c", help="Jobs run at once per process."
+            default("concurrency"), "--concurrency", "-c", help="Jobs run at once per process."
         ),
         processes: int = typer.Option(1, "--processes", "-p", help="Worker processes under one supervisor."),
         shutdown_timeout: float = typer.Option(
-            30.0, "--shutdown-timeout", help="Seconds running jobs get to finish on SIGTERM/SIGINT."
+            default("shutdown_timeout"),
+            "--shutdown-timeout",
+            help="Seconds running jobs get to finish on SIGTERM/SIGINT.",
         ),
-        poll_interval: float = typer.Option(5.0, "--poll-interval", help="Safety-net polling, in seconds."),
-        lease: float = typer.Option(9.0, "--lease", help="Job lease in seconds (kept alive by heartbeats)."),
+        poll_interval: float = typer.Option(
+            default("poll_interval"), "--poll-interval", help="Safety-net polling, in seconds."
+        ),
+        lease: float = typer.Option(
+            default("lease"), "--lease", help="Job lease in seconds (kept alive by heartbeats)."
+        ),
         heartbeat_interval: float = typer.Option(
-            3.0, "--heartbeat-interval", help="Seconds between heartbeats."
+            default("heartbeat_interval"), "--heartbeat-interval", help="Seconds between heartbeats."
         ),
         rescue_interval: float = typer.Option(
-            5.0, "--rescue-interval", help="Seconds between rescue passes."
+            default("rescue_interval"), "--rescue-interval", help="Seconds between rescue passes."
         ),
         listen: bool = typer.Option(
-            True, "--listen/--no-listen", help="LISTEN for wake-ups (off: poll only)."
+            default("listen"), "--listen/--no-listen", help="LISTEN for wake-ups (off: poll only)."
         ),
         listen_dsn: str | None = typer.Option(
             None,

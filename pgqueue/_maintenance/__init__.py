@@ -1,1 +1,1 @@
-"""Background services of the worker: rescue, retention, cron."""
+"""Background services of the worker: rescue, retention, cron (pgqueue._maintenance.service)."""

@@ -143,9 +143,13 @@ class Scheduler:
         )
 
     def prune_ticks(self) -> int:
+        """Delete tick slots older than TICK_RETENTION_S; returns how many."""
         with self.pool.connection() as conn:
-            deleted: int = conn.execute(query("cron_prune_ticks"), {"keep_s": TICK_RETENTION_S}).rowcount
-            return deleted
+            return self.prune_ticks_on(conn)
+
+    def prune_ticks_on(self, conn: Any) -> int:
+        deleted: int = conn.execute(query("cron_prune_ticks"), {"keep_s": TICK_RETENTION_S}).rowcount
+        return deleted
 
     # --- service ----------------------------------------------------------------------
     def start(self) -> None:

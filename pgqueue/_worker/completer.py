@@ -15,20 +15,39 @@ import queue
 import threading
 import uuid
 from collections.abc import Callable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final
 
 import psycopg
 
 from .._sql import query
+from ..errors import ConfigurationError
+from .messages import Written
 from .outcome import OUTCOMES, Kind, Outcome
+from .service import Service
 
 log = logging.getLogger("pgqueue.worker")
 
-MAX_BATCH = 1000
+MAX_BATCH: Final = 1000
+"""Outcomes written by one statement at most."""
+FLUSH_S: Final = 10.0
+"""At shutdown, how long queued outcomes may take to be written before they are left to
+the rescuer (their leases expire)."""
 RETRY_BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0)
 
-Written = Callable[[list[Outcome], set[int]], None]
-"""``on_written(outcomes, applied_ids)``: called after each batch write."""
+
+@dataclass(frozen=True, slots=True)
+class CompleterConfig:
+    """``max_batch``: outcomes per statement; ``flush_s``: shutdown flush bound (s)."""
+
+    max_batch: int = MAX_BATCH
+    flush_s: float = FLUSH_S
+
+    def __post_init__(self) -> None:
+        if isinstance(self.max_batch, bool) or not isinstance(self.max_batch, int) or self.max_batch < 1:
+            raise ConfigurationError(f"max_batch must be an int >= 1, got {self.max_batch!r}")
+        if not isinstance(self.flush_s, int | float) or self.flush_s < 0:
+            raise ConfigurationError(f"flush_s must be a number of seconds >= 0, got {self.flush_s!r}")
 
 
 
@@ -78,23 +97,28 @@ def _job_id(outcome: Outcome) -> int:
     return outcome.job_id
 
 
-class Completer:
-    """A thread draining a queue of outcomes into batched, fenced writes."""
+class Completer(Service):
+    """A thread draining a queue of outcomes into batched, fenced writes; each batch is
+    reported to ``on_written`` as a :class:`~.messages.Written` message."""
 
-    def __init__(self, pool: Any, worker_id: uuid.UUID, on_written: Written) -> None:
+    name = "complete"
+
+    def __init__(
+        self,
+        pool: Any,
+        worker_id: uuid.UUID,
+        on_written: Callable[[Written], None],
+        config: CompleterConfig | None = None,
+    ) -> None:
+        super().__init__()
+        self.config = config or CompleterConfig()
         self._pool = pool
         self._worker_id = worker_id
         self._on_written = on_written
         self._q: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
         self._pending = 0
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
         self._give_up = threading.Event()
-
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="pgqueue-complete", daemon=True)
-            self._thread.start()
 
     def put(self, outcome: Outcome) -> None:
         with self._cond:
@@ -111,40 +135,48 @@ class Completer:
         with self._cond:
             return self._cond.wait_for(lambda: self._pending == 0, timeout)
 
-    def stop(self, timeout: float) -> None:
-        """Flush (up to ``timeout``), then end the thread; unwritten outcomes are abandoned
-        to the rescuer."""
-        if not self.flush(timeout):
+    def stop(self, timeout: float = 5.0) -> None:
+        """Flush (up to ``config.flush_s``), then end the thread; unwritten outcomes are
+        abandoned to the rescuer."""
+        if self._thread is None:
+            return
+        if not self.flush(self.config.flush_s):
             log.warning("could not write %s outcome(s) before stopping; leases will expire", self._pending)
             self._give_up.set()
-        self._q.put(None)
-        if self._thread is not None:
-            self._thread.join(timeout=5.0)
-            self._thread = None
+        super().stop(timeout)
 
-    def _run(self) -> None:
-        while True:
-            first = self._q.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._q.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._q.put(None)  # finish this batch, then stop
-                    break
-                batch.append(item)
-            applied = self._write_with_retry(batch)
+    def _interrupt(self) -> None:
+        self._q.put(None)
+
+    def run(self) -> None:
+        while self.run_once() is not None:
+            pass
+
+    def run_once(self) -> float | None:
+        """Write the next batch (blocks for its first outcome); None once stopped."""
+        first = self._q.get()
+        if first is None:
+            return None
+        batch = [first]
+        while len(batch) < self.config.max_batch:
             try:
-                self._on_written(batch, applied)
-            except Exception:
-                log.exception("completion bookkeeping failed")
-            with self._cond:
-                self._pending -= len(batch)
-                self._cond.notify_all()
+                item = self._q.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                self._q.put(None)  # finish this batch, then stop
+                break
+            batch.append(item)
+        applied = self._write_with_retry(batch)
+        try:
+            self._on_written(Written(batch, applied))
+        except Exception:
+            log.exception("completion bookkeeping failed")
+        with self._cond:
+            self._pending -= len(batch)
+            self._cond.notify_all()
+        self._ran()
+        return 0.0
 
     def _write_with_retry(self, batch: list[Outcome]) -> set[int]:
         for attempt in range(10_000):

@@ -1,29 +1,34 @@
-"""Worker settings: named defaults with units, validated on construction."""
+"""Worker settings: one flat, validated object for users and the CLI, made of the configs
+of the services (each with its named defaults beside the service that uses it).
+
+``pgqueue work``'s options take their defaults from these fields (:func:`default`).
+"""
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import Final
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, Final
 
+from .._maintenance.config import RESCUE_INTERVAL_S, RETENTION_INTERVAL_S, MaintenanceConfig
 from ..errors import ConfigurationError
+from .completer import CompleterConfig
+from .executor import CONCURRENCY, ExecutorConfig
+from .heartbeat import HEARTBEAT_INTERVAL_S, LEASE_S, HeartbeatConfig
+from .notifier import NotifierConfig
+from .producer import POLL_INTERVAL_S, ProducerConfig
 
-CONCURRENCY: Final = 100
-"""Execution slots per process, shared by sync (thread) and async (event loop) tasks. A
-claim takes as many due jobs as there are free slots, so this also bounds the batch: at
-10, short jobs drained at about 1.4k jobs/s; at 100, several times that (docs/benchmarks.md).
-Lower it for tasks that each hold a scarce resource (a database connection, an API quota)."""
-POLL_INTERVAL_S: Final = 5.0
-"""Safety-net poll; LISTEN/NOTIFY wakes idle workers within milliseconds of a commit."""
-LEASE_S: Final = 9.0
-"""A running job's lease; extended by every heartbeat of its live worker."""
-HEARTBEAT_INTERVAL_S: Final = 3.0
-"""One statement per process per interval: registry row + leases of the jobs it holds."""
-RESCUE_INTERVAL_S: Final = 5.0
-"""How often the elected rescuer looks for expired leases. With the defaults a SIGKILLed
-worker's jobs are queued again at most LEASE_S + RESCUE_INTERVAL_S = 14 s later."""
-RETENTION_INTERVAL_S: Final = 60.0
-"""How often a worker offers to prune finished jobs (one process at a time does it)."""
+__all__ = [
+    "CONCURRENCY",
+    "HEARTBEAT_INTERVAL_S",
+    "LEASE_S",
+    "POLL_INTERVAL_S",
+    "RESCUE_INTERVAL_S",
+    "RETENTION_INTERVAL_S",
+    "SHUTDOWN_TIMEOUT_S",
+    "WorkerConfig",
+    "default",
+]
+
 SHUTDOWN_TIMEOUT_S: Final = 30.0
 """SIGTERM: how long running jobs may take to finish before they are handed back."""
 
@@ -35,7 +40,7 @@ class WorkerConfig:
     ``queues=None`` serves the queues of the app's registered tasks plus the app's
     default queue. ``listen=False`` is the poll-only mode (no LISTEN connection, e.g.
     behind a transaction pooler without ``listen_dsn``). Raises ConfigurationError
-    naming the bad field.
+    naming the bad field. The properties give each service its own config.
     """
 
     queues: tuple[str, ...] | None = None
@@ -59,22 +64,50 @@ class WorkerConfig:
     meta: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int):
-            raise ConfigurationError(f"concurrency must be an int, got {self.concurrency!r}")
-        if self.concurrency < 1:
-            raise ConfigurationError(f"concurrency must be >= 1, got {self.concurrency}")
-        for name in ("poll_interval", "lease", "heartbeat_interval", "rescue_interval"):
-            value = getattr(self, name)
-            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-                raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")
+        # Each service validates its own part (and names the field).
+        _ = self.executor, self.producer, self.heartbeat, self.maintenance, self.notifier
         if not isinstance(self.shutdown_timeout, int | float) or self.shutdown_timeout < 0:
             raise ConfigurationError(
                 f"shutdown_timeout must be a number of seconds >= 0, got {self.shutdown_timeout!r}"
             )
-        if self.heartbeat_interval * 2 > self.lease:
-            raise ConfigurationError(
-                f"lease ({self.lease}s) must be at least twice heartbeat_interval "
-                f"({self.heartbeat_interval}s) so one late heartbeat does not lose the jobs"
-            )
         if self.queues is not None and not self.queues:
             raise ConfigurationError("queues must name at least one queue (or be None for all)")
+
+    @property
+    def executor(self) -> ExecutorConfig:
+        return ExecutorConfig(concurrency=self.concurrency)
+
+    @property
+    def producer(self) -> ProducerConfig:
+        return ProducerConfig(poll_interval=self.poll_interval, stop_when_idle=self.stop_when_idle)
+
+    @property
+    def heartbeat(self) -> HeartbeatConfig:
+        return HeartbeatConfig(lease=self.lease, interval=self.heartbeat_interval)
+
+    @property
+    def notifier(self) -> NotifierConfig:
+        return NotifierConfig(listen=self.listen, listen_dsn=self.listen_dsn)
+
+    @property
+    def completer(self) -> CompleterConfig:
+        return CompleterConfig()
+
+    @property
+    def maintenance(self) -> MaintenanceConfig:
+        return MaintenanceConfig(
+            rescue=self.rescue,
+            rescue_interval=self.rescue_interval,
+            retention=self.retention,
+            cron=self.cron,
+        )
+
+
+def default(name: str) -> Any:
+    """The default of WorkerConfig field ``name`` (for the CLI's options and the docs)."""
+    for f in fields(WorkerConfig):
+        if f.name == name:
+            if f.default is not MISSING:
+                return f.default
+            raise KeyError(f"WorkerConfig.{name} has no plain default")
+    raise KeyError(f"WorkerConfig has no field {name!r}")

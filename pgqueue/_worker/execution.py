@@ -85,6 +85,11 @@ class Execution:
                 event = self._cancel
         return event
 
+    def extra(self) -> dict[str, Any]:
+        """The structured fields of a log line about this attempt."""
+        row = self.row
+        return {"job_id": row.id, "task": row.task, "queue": row.queue, "attempt": row.attempt}
+
     @property
     def is_async(self) -> bool:
         return self.task is not None and _is_coroutine_fn(self.task.fn)

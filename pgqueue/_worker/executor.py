@@ -1,10 +1,16 @@
-"""Runs attempts: sync tasks on a pool of threads, ``async def`` tasks on one event loop.
+"""The executor: runs attempts in the worker's execution slots and holds them until their
+outcomes are written.
 
-Both kinds share the worker's execution slots. Per-task ``timeout``: an async task is
-cancelled at its deadline; a sync task cannot be interrupted (Python cannot kill a
-thread), so at its deadline the attempt is failed with a TimeoutError (retried or dead
-by the usual rules), ``ctx.cancelled`` turns true, and the thread keeps its slot until
-the function returns; whatever it returns then is dropped.
+Sync tasks run on a pool of threads (:mod:`.threads`), ``async def`` tasks on one event
+loop; both share the slots. An attempt is *held* from its claim until the completer has
+written its outcome (:meth:`Executor.forget`): the heartbeat extends the leases of held
+jobs, and a cancel finds its job here. The service's own thread is the deadline
+watchdog of sync attempts with a ``timeout``.
+
+Per-task ``timeout``: an async task is cancelled at its deadline; a sync task cannot be
+interrupted (Python cannot kill a thread), so at its deadline the attempt is failed with a
+TimeoutError (retried or dead by the usual rules), ``ctx.cancelled`` turns true, and the
+thread keeps its slot until the function returns; whatever it returns then is dropped.
 """
 
 from __future__ import annotations
@@ -14,25 +20,55 @@ import concurrent.futures
 import heapq
 import itertools
 import logging
-import queue
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Final
 
+from ..errors import ConfigurationError
 from . import outcome as oc
 from .execution import Execution
+from .service import Service
+from .threads import ThreadRunner
 
 log = logging.getLogger("pgqueue.worker")
 
+CONCURRENCY: Final = 100
+"""Execution slots per process, shared by sync (thread) and async (event loop) tasks. A
+claim takes as many due jobs as there are free slots, so this also bounds the batch: at
+10, short jobs drained at about 1.4k jobs/s; at 100, several times that (docs/benchmarks.md).
+Lower it for tasks that each hold a scarce resource (a database connection, an API quota)."""
+
 Settled = Callable[[Execution, oc.Outcome], None]
+"""Receives each attempt's first outcome, from whichever thread settled it."""
+Freed = Callable[[int, int], None]
+"""Called with (busy, free) slots whenever a slot frees."""
 
 
-class Executor:
-    """``concurrency`` slots; ``on_settled`` receives each attempt's first outcome
-    (from whichever thread settled it) and ``on_free`` is called whenever a slot frees."""
+@dataclass(frozen=True, slots=True)
+class ExecutorConfig:
+    """``concurrency``: execution slots of this process. Raises ConfigurationError."""
 
-    def __init__(self, concurrency: int, on_settled: Settled, on_free: Callable[[], None]) -> None:
-        self.concurrency = concurrency
+    concurrency: int = CONCURRENCY
+
+    def __post_init__(self) -> None:
+        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int):
+            raise ConfigurationError(f"concurrency must be an int, got {self.concurrency!r}")
+        if self.concurrency < 1:
+            raise ConfigurationError(f"concurrency must be >= 1, got {self.concurrency}")
+
+
+class Executor(Service):
+    """``config.concurrency`` slots; ``on_settled`` receives each attempt's first outcome
+    and ``on_free(busy, free)`` is called whenever a slot frees."""
+
+    name = "executor"
+
+    def __init__(self, config: ExecutorConfig, on_settled: Settled, on_free: Freed) -> None:
+        super().__init__()
+        self.config = config
+        self.concurrency = config.concurrency
         self._on_settled = on_settled
         self._on_free = on_free
         self._busy = 0
@@ -41,39 +77,31 @@ class Executor:
         """Free slots at which a release notifies ``_lock`` waiters (raised by wait_free)."""
         self._running: dict[int, Execution] = {}
         self._futures: dict[int, concurrent.futures.Future[None]] = {}
-        self._sync_q: queue.SimpleQueue[Execution | None] = queue.SimpleQueue()
-        self._threads: list[threading.Thread] = []
+        self._held: dict[int, Execution] = {}
+        self._held_lock = threading.Lock()
+        self._threads = ThreadRunner(config.concurrency, self._settle, self._release)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._loop_thread: threading.Thread | None = None
-        self._watchdog = _Watchdog(self._timed_out)
-        self._started = False
+        self._deadlines: list[tuple[float, int, Execution]] = []
+        self._seq = itertools.count()
 
     # --- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
-        if self._started:
+        if self._thread is not None:
             return
-        self._started = True
-        for i in range(self.concurrency):
-            t = threading.Thread(target=self._sync_runner, name=f"pgqueue-run-{i}", daemon=True)
-            t.start()
-            self._threads.append(t)
+        self._threads.start()
         self._loop = asyncio.new_event_loop()
-        self._loop_thread = threading.Thread(target=self._loop.run_forever, name="pgqueue-async", daemon=True)
-        self._loop_thread.start()
-        self._watchdog.start()
+        threading.Thread(target=self._loop.run_forever, name="pgqueue-async", daemon=True).start()
+        super().start()
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 1.0) -> None:
         """Stop the runner threads and the loop (threads still inside a task are left behind:
         they are daemon threads and die with the process)."""
-        if not self._started:
+        if self._thread is None:
             return
-        self._started = False
-        for _ in self._threads:
-            self._sync_q.put(None)
-        self._threads.clear()
+        self._threads.stop()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
-        self._watchdog.stop()
+        super().stop(timeout)
 
     # --- slots ----------------------------------------------------------------------------
     @property
@@ -105,21 +133,89 @@ class Executor:
         with self._lock:
             return [e for e in self._running.values() if not e.settled]
 
+    # --- held attempts (claim to written outcome) -----------------------------------------
+    @property
+    def holding(self) -> int:
+        """Attempts claimed whose outcome is not written yet."""
+        return len(self._held)
+
+    def held(self) -> list[tuple[int, Execution]]:
+        with self._held_lock:
+            return list(self._held.items())
+
+    def forget(self, batch: Sequence[oc.Outcome]) -> list[Execution | None]:
+        """Release the attempts whose outcomes in ``batch`` were written; returns each
+        outcome's attempt (None when it is not the one this executor holds)."""
+        held = self._held
+        owners: list[Execution | None] = []
+        with self._held_lock:  # once per batch, not once per job
+            for o in batch:
+                ex = held.get(o.job_id)
+                if ex is not None and ex.outcome is o:
+                    del held[o.job_id]
+                else:
+                    ex = None
+                owners.append(ex)
+        return owners
+
+    def cancel_job(self, job_id: int) -> None:
+        """Stop a job an operator cancelled, if this worker runs it: async tasks are
+        cancelled, sync tasks see ``ctx.cancelled``; it ends ``cancelled`` when it stops."""
+        with self._held_lock:
+            ex = self._held.get(job_id)
+        if ex is None or ex.settled or ex.cancel_requested:
+            return
+        ex.cancel_requested = True
+        log.info("job %s: cancel requested by an operator; stopping it", job_id, extra=ex.extra())
+        self.cancel(ex)
+
+    def lease_lost(self, job_id: int, ex: Execution) -> None:
+        """The heartbeat found ``ex``'s lease gone (rescued while this worker was
+        unreachable): ask it to stop; its outcome will be fenced out."""
+        if ex.settled:
+            return
+        with self._held_lock:
+            still = self._held.get(job_id) is ex
+        if still:
+            log.warning(
+                "job %s: lease lost (rescued while this worker was unreachable); "
+                "asking the attempt to stop, its outcome will be fenced out",
+                job_id,
+                extra=ex.extra(),
+            )
+            self.cancel(ex)
+
+    def hand_back(self, timeout: float) -> None:
+        """Shutdown: wait up to ``timeout`` for running attempts, then settle the rest as
+        handed back (cancelled when an operator asked) and ask them to stop."""
+        if self.wait_idle(timeout):
+            return
+        for ex in self.unsettled():
+            back = oc.cancelled if ex.cancel_requested else oc.handback
+            self._settle(ex, back(ex.row.id, ex.row.attempt))
+            self.cancel(ex)
+
     # --- running --------------------------------------------------------------------------
     def submit(self, ex: Execution) -> None:
+        with self._held_lock:
+            self._held[ex.row.id] = ex
         with self._lock:
             self._busy += 1
             self._running[id(ex)] = ex
-        if ex.deadline is not None and not ex.is_async:
-            self._watchdog.add(ex)
         if ex.is_async:
             assert self._loop is not None
             fut = asyncio.run_coroutine_threadsafe(self._run_async(ex), self._loop)
             with self._lock:
                 self._futures[id(ex)] = fut
             fut.add_done_callback(lambda _f, ex=ex: self._release(ex))  # type: ignore[misc]
-        else:
-            self._sync_q.put(ex)
+            return
+        if ex.deadline is not None:
+            with self._lock:
+                first = not self._deadlines or ex.deadline < self._deadlines[0][0]
+                heapq.heappush(self._deadlines, (ex.deadline, next(self._seq), ex))
+            if first:
+                self.kick()
+        self._threads.submit(ex)
 
     def cancel(self, ex: Execution) -> None:
         """Ask an attempt to stop: async tasks are cancelled, sync ones see ctx.cancelled."""
@@ -138,25 +234,12 @@ class Executor:
             # for half the slots is not woken (and the GIL not passed) once per job.
             if self._busy == 0 or self.concurrency - self._busy >= self._notify_free:
                 self._lock.notify_all()
-        self._on_free()
+            busy = self._busy
+        self._on_free(busy, self.concurrency - busy)
 
     def _settle(self, ex: Execution, outcome: oc.Outcome | None) -> None:
         if outcome is not None and ex.settle(outcome):
             self._on_settled(ex, outcome)
-
-    def _sync_runner(self) -> None:
-        while True:
-            ex = self._sync_q.get()
-            if ex is None:
-                return
-            outcome: oc.Outcome | None = None
-            try:
-                outcome = ex.success(ex.call())
-            except BaseException as exc:  # a task's SystemExit fails its attempt, not the worker
-                outcome = ex.failure(exc)
-            finally:
-                self._settle(ex, outcome)
-                self._release(ex)
 
     async def _run_async(self, ex: Execution) -> None:
         outcome: oc.Outcome | None = None
@@ -178,9 +261,24 @@ class Executor:
             outcome = ex.failure(exc)
         self._settle(ex, outcome)
 
+    # --- the deadline watchdog (this service's thread) ------------------------------------
+    def run_once(self) -> float | None:
+        """Fire every sync deadline that has passed; seconds until the next one."""
+        while True:
+            with self._lock:
+                if not self._deadlines:
+                    return None
+                wait = self._deadlines[0][0] - time.monotonic()
+                if wait > 0:
+                    return wait
+                _, _, ex = heapq.heappop(self._deadlines)
+            if not ex.settled:
+                try:
+                    self._timed_out(ex)
+                except Exception:
+                    log.exception("timeout handling failed for job %s", ex.row.id)
+
     def _timed_out(self, ex: Execution) -> None:
-        if ex.settled:
-            return
         timeout = ex.task.options.timeout if ex.task is not None else None
         outcome = ex.failure(TimeoutError(f"task {ex.row.task!r} exceeded its timeout of {timeout}s"))
         # Settle before raising the cancel flag: a task that sees the flag and returns at
@@ -192,60 +290,5 @@ class Executor:
             "and holds a slot until it returns",
             ex.row.id,
             timeout,
-            extra={
-                "job_id": ex.row.id,
-                "task": ex.row.task,
-                "queue": ex.row.queue,
-                "attempt": ex.row.attempt,
-            },
+            extra=ex.extra(),
         )
-
-
-class _Watchdog:
-    """Fires a callback at each sync attempt's deadline (one thread, a heap of deadlines)."""
-
-    def __init__(self, fire: Callable[[Execution], None]) -> None:
-        self._fire = fire
-        self._heap: list[tuple[float, int, Execution]] = []
-        self._seq = itertools.count()
-        self._cond = threading.Condition()
-        self._stopped = False
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._stopped = False
-
-    def add(self, ex: Execution) -> None:
-        assert ex.deadline is not None
-        with self._cond:
-            heapq.heappush(self._heap, (ex.deadline, next(self._seq), ex))
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="pgqueue-watchdog", daemon=True)
-                self._thread.start()
-            self._cond.notify()
-
-    def stop(self) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._stopped:
-                    if not self._heap:
-                        self._cond.wait()
-                        continue
-                    wait = self._heap[0][0] - time.monotonic()
-                    if wait <= 0:
-                        break
-                    self._cond.wait(wait)
-                if self._stopped:
-                    self._thread = None
-                    return
-                _, _, ex = heapq.heappop(self._heap)
-            if not ex.settled:
-                try:
-                    self._fire(ex)
-                except Exception:
-                    log.exception("timeout handling failed for job %s", ex.row.id)

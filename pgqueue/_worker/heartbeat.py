@@ -1,17 +1,55 @@
-"""Liveness: the worker registry row and the leases of the jobs a process holds."""
+"""Liveness: the worker registry row and the leases of the jobs a process holds.
+
+:class:`Heartbeat` builds the one statement; :class:`LeaseKeeper` is the service that
+sends it every ``interval`` seconds for the attempts the executor holds, and passes on
+what it learns: leases lost (rescued while this process was unreachable) and cancels an
+operator asked for (the safety net for a missed control message).
+"""
 
 from __future__ import annotations
 
+import math
 import os
 import socket
+import time
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
 
 import psycopg
 from psycopg.types.json import Jsonb
 
 from .._sql import query
+from ..errors import ConfigurationError
+from .events import WorkerStats
+from .execution import Execution
+from .service import Service
+
+LEASE_S: Final = 9.0
+"""A running job's lease; extended by every heartbeat of its live worker."""
+HEARTBEAT_INTERVAL_S: Final = 3.0
+"""One statement per process per interval: registry row + leases of the jobs it holds."""
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatConfig:
+    """``lease`` and ``interval`` in seconds; the lease must outlast two intervals.
+    Raises ConfigurationError naming the bad field."""
+
+    lease: float = LEASE_S
+    interval: float = HEARTBEAT_INTERVAL_S
+
+    def __post_init__(self) -> None:
+        for name, field_name in (("lease", "lease"), ("interval", "heartbeat_interval")):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ConfigurationError(f"{field_name} must be a number of seconds > 0, got {value!r}")
+        if self.interval * 2 > self.lease:
+            raise ConfigurationError(
+                f"lease ({self.lease}s) must be at least twice heartbeat_interval "
+                f"({self.interval}s) so one late heartbeat does not lose the jobs"
+            )
 
 
 class Heartbeat:
@@ -56,3 +94,75 @@ class Heartbeat:
 
     def deregister(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(query("worker_deregister"), {"worker": self.worker_id})
+
+
+class Held(Protocol):
+    """What the lease keeper needs of the executor."""
+
+    @property
+    def busy(self) -> int: ...
+
+    def held(self) -> list[tuple[int, Execution]]: ...
+
+    def lease_lost(self, job_id: int, ex: Execution) -> None: ...
+
+    def cancel_job(self, job_id: int) -> None: ...
+
+
+class LeaseKeeper(Service):
+    """Sends :class:`Heartbeat` every ``config.interval`` seconds (the first one after an
+    interval: start-up has just sent one). ``healthy_since`` is the monotonic time since
+    which heartbeats succeed (None while they fail): the rescuer waits on it."""
+
+    name = "heartbeat"
+
+    def __init__(
+        self, config: HeartbeatConfig, heartbeat: Heartbeat, pool: Any, executor: Held, stats: WorkerStats
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.error_backoff = config.interval
+        self._stats = stats
+        self.heartbeat = heartbeat
+        self._pool = pool
+        self._executor = executor
+        self.healthy_since: float | None = None
+        self._first = True
+
+    def register(self) -> None:
+        """The first beat, on the calling thread; raises what the statement raises."""
+        with self._pool.connection() as conn:
+            self.heartbeat.beat(conn, ())
+        self.healthy_since = time.monotonic()
+
+    def deregister(self, conn: psycopg.Connection[Any]) -> None:
+        self.heartbeat.deregister(conn)
+
+    @property
+    def stopping(self) -> bool:
+        return self.heartbeat.stopping
+
+    def mark_stopping(self) -> None:
+        """Shown in the registry row from the next beat on."""
+        self.heartbeat.stopping = True
+
+    def run_once(self) -> float | None:
+        if self._first:
+            self._first = False
+            return self.config.interval
+        held = self._executor.held()
+        try:
+            with self._pool.connection() as conn:
+                extended = self.heartbeat.beat(conn, [job_id for job_id, _ in held])
+        except Exception:
+            self.healthy_since = None
+            raise
+        if self.healthy_since is None:
+            self.healthy_since = time.monotonic()
+        self._stats.running = self._executor.busy
+        for job_id in self.heartbeat.cancel_requested:
+            self._executor.cancel_job(job_id)
+        for job_id, ex in held:
+            if job_id not in extended:
+                self._executor.lease_lost(job_id, ex)
+        return self.config.interval

@@ -1,4 +1,5 @@
-"""Signals: the first SIGTERM/SIGINT asks for a graceful stop, a second one exits at once."""
+"""Signals: the first SIGTERM/SIGINT asks for a graceful stop, a second one exits at once;
+and the watch on a supervisor: a child worker stops when its supervisor is gone."""
 
 from __future__ import annotations
 
@@ -10,10 +11,15 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
+from typing import Final
+
+from .service import Service
 
 log = logging.getLogger("pgqueue.worker")
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+PARENT_CHECK_S: Final = 1.0
+"""How often a supervised worker checks that its supervisor still runs."""
 
 
 @contextmanager
@@ -49,3 +55,22 @@ def stop_signals(on_first: Callable[[int], None]) -> Iterator[None]:
     finally:
         for s, h in previous.items():
             signal.signal(s, h)
+
+
+class ParentWatch(Service):
+    """Calls ``on_gone()`` once the process whose pid is ``parent_pid`` is no longer this
+    process's parent (the supervisor died: its children must not run on unsupervised)."""
+
+    name = "parent"
+
+    def __init__(self, parent_pid: int, on_gone: Callable[[], None]) -> None:
+        super().__init__()
+        self.parent_pid = parent_pid
+        self._on_gone = on_gone
+
+    def run_once(self) -> float | None:
+        if os.getppid() != self.parent_pid:
+            log.warning("supervisor %s is gone: stopping", self.parent_pid)
+            self._on_gone()
+            return None
+        return PARENT_CHECK_S

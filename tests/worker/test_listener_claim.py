@@ -40,8 +40,8 @@ def claim_threads(task_app: ModuleType) -> Iterator[tuple[list[str], Any]]:
         w = pgqueue.Worker(task_app.app, poll_interval=NO_POLL, on_event=on_event, **kw)
         w.start()
         started.append(w)
-        assert w._listener is not None
-        wait_for(w._listener.connected.is_set)  # a NOTIFY from now on reaches it
+        assert w.notifier is not None
+        assert w.notifier.wait_connected(10)  # a NOTIFY from now on reaches it
         return w
 
     yield threads, make

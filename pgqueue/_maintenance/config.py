@@ -1,0 +1,36 @@
+"""The maintenance service's settings: named defaults with units, validated."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Final
+
+from ..errors import ConfigurationError
+
+RESCUE_INTERVAL_S: Final = 5.0
+"""How often the elected rescuer looks for expired leases. With the defaults a SIGKILLed
+worker's jobs are queued again at most LEASE_S + RESCUE_INTERVAL_S = 14 s later."""
+RETENTION_INTERVAL_S: Final = 60.0
+"""How often a worker offers to prune finished jobs (one process at a time does it)."""
+TICK_PRUNE_INTERVAL_S: Final = 3600.0
+"""How often a worker offers to delete old cron tick slots (one process at a time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceConfig:
+    """Which duties this process takes part in, and how often. ``rescue=False`` only for
+    special deployments; every worker may run ``cron`` (each tick still fires exactly
+    once). Raises ConfigurationError naming the bad field."""
+
+    rescue: bool = True
+    rescue_interval: float = RESCUE_INTERVAL_S
+    retention: bool = True
+    retention_interval: float = RETENTION_INTERVAL_S
+    cron: bool = True
+
+    def __post_init__(self) -> None:
+        for name in ("rescue_interval", "retention_interval"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")

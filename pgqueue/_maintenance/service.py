@@ -1,0 +1,142 @@
+"""The maintenance service: one thread per worker process for the duties that keep the
+database in shape, each under the one election helper (:mod:`.election`) when only one
+process at a time should do it.
+
+- rescue (:mod:`.rescuer`, elected): jobs of workers that stopped heartbeating go back;
+- retention (:func:`pgqueue._admin.prune.run_retention`, elected per batch): finished jobs
+  past their retention are pruned;
+- cron (:mod:`.cron`, no election: each tick has a unique slot row): periodic schedules
+  fire, and tick slots past ``TICK_RETENTION_S`` are pruned (elected).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+from .._worker.service import Service
+from . import election
+from .config import TICK_PRUNE_INTERVAL_S, MaintenanceConfig
+from .cron import Scheduler
+from .rescuer import RescuedJob, Rescuer
+
+if TYPE_CHECKING:
+    from ..app import App
+
+log = logging.getLogger("pgqueue.worker")
+
+CRON_ERROR_BACKOFF_S: Final = 5.0
+
+
+@dataclass
+class _Duty:
+    name: str
+    due: float
+    fn: Callable[[], float]
+    """Does the duty; returns seconds until its next turn."""
+
+
+class Maintenance(Service):
+    """Runs the enabled duties on one thread, each when it is due.
+
+    ``healthy_since()`` is the monotonic time since which this process's heartbeats
+    succeed (None: failing); the rescue waits two heartbeat intervals after it, so after
+    an outage only the jobs of workers that are really gone are rescued.
+    ``on_rescued`` receives the jobs each rescue pass gave back.
+    """
+
+    name = "maintenance"
+
+    def __init__(
+        self,
+        config: MaintenanceConfig,
+        *,
+        app: App,
+        pool: Any,
+        worker_id: uuid.UUID,
+        heartbeat_interval: float,
+        healthy_since: Callable[[], float | None],
+        on_rescued: Callable[[Iterable[RescuedJob]], None],
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.app = app
+        self._pool = pool
+        self._heartbeat_interval = heartbeat_interval
+        self._healthy_since = healthy_since
+        self._on_rescued = on_rescued
+        self.rescuer = Rescuer()
+        self.scheduler: Scheduler | None = None
+        now = time.monotonic()
+        self._duties: list[_Duty] = []
+        if config.rescue:
+            self._duties.append(_Duty("rescuer", now, self._rescue))
+        if config.retention:
+            self._duties.append(_Duty("retention", now + config.retention_interval, self._retention))
+        if config.cron and app.schedules:
+            self.scheduler = Scheduler(app, pool=pool, owner=worker_id)
+            self._duties.append(_Duty("cron", now, self._cron))
+            self._duties.append(_Duty("cron ticks", now + TICK_PRUNE_INTERVAL_S, self._prune_ticks))
+        self._synced = False
+
+    def run_once(self) -> float | None:
+        """Every due duty; seconds until the next one is due."""
+        now = time.monotonic()
+        for duty in self._duties:
+            if duty.due > now:
+                continue
+            try:
+                duty.due = now + duty.fn()
+            except Exception as exc:
+                log.warning("%s failed: %s", duty.name, exc)
+                duty.due = now + self._retry_in(duty)
+        if not self._duties:
+            return None
+        return max(0.0, min(d.due for d in self._duties) - time.monotonic())
+
+    def _retry_in(self, duty: _Duty) -> float:
+        if duty.name == "cron":
+            return CRON_ERROR_BACKOFF_S
+        if duty.name == "rescuer":
+            return self.config.rescue_interval
+        return self.config.retention_interval
+
+    # --- duties -------------------------------------------------------------------------------
+    def _rescue(self) -> float:
+        # After this process could not reach the database (an outage, a restart), live
+        # workers elsewhere could not heartbeat either: their leases look expired. Wait
+        # until every live worker had two heartbeats to re-extend them, so only the jobs
+        # of workers that are really gone are rescued (no second copy of a running job).
+        since = self._healthy_since()
+        if since is None or time.monotonic() - since < 2 * self._heartbeat_interval:
+            return self.config.rescue_interval
+        with self._pool.connection() as conn:
+            rescued = self.rescuer.run_once(conn)
+        if rescued:
+            self._on_rescued(rescued)
+        return self.config.rescue_interval
+
+    def _retention(self) -> float:
+        from .._admin.prune import run_retention
+
+        with self._pool.connection() as conn:
+            run_retention(conn)
+        return self.config.retention_interval
+
+    def _cron(self) -> float:
+        assert self.scheduler is not None
+        if not self._synced:
+            self.scheduler.sync()
+            self._synced = True
+        return self.scheduler.tick()
+
+    def _prune_ticks(self) -> float:
+        assert self.scheduler is not None
+        with self._pool.connection() as conn, election.leader(conn, "cron-ticks") as elected:
+            if elected:
+                self.scheduler.prune_ticks_on(conn)
+        return TICK_PRUNE_INTERVAL_S

@@ -1,0 +1,249 @@
+"""The producer: claims due jobs for the free execution slots and hands them to the
+executor.
+
+It claims when something says jobs may be due (its :class:`~.wakeup.Wake`: a NOTIFY, a
+freed slot while a limit held jobs back, a written batch, the due-time timer of a
+scheduled job or a retry, the safety-net poll) and parks otherwise. While it is parked, a
+NOTIFY is claimed for on the notifier's thread and connection (:meth:`Producer.claim_on`).
+The claim lock keeps the free slots counted and the jobs claimed for them consistent,
+whichever thread claims.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import threading
+import time
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Final
+
+import psycopg
+
+from .. import _tracing
+from ..errors import ConfigurationError
+from ..job import JobRow
+from . import claims
+from .deadline import POOL_BLOCK_DEADLINE_S, WATCHDOG
+from .execution import Execution
+from .executor import Executor
+from .reporter import Reporter
+from .service import Service
+from .wakeup import Wake
+
+if TYPE_CHECKING:
+    from ..app import App
+
+log = logging.getLogger("pgqueue.worker")
+
+POLL_INTERVAL_S: Final = 5.0
+"""Safety-net poll; LISTEN/NOTIFY wakes idle workers within milliseconds of a commit."""
+BATCH_WAIT_S: Final = 0.005
+"""With a backlog, how long a claim may wait for half the slots to be free."""
+DB_RETRY_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
+"""Back-off between failed claims."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProducerConfig:
+    """``poll_interval`` (s): the safety-net poll. ``stop_when_idle``: stop once no job is
+    due, none is scheduled for later and nothing runs. Raises ConfigurationError."""
+
+    poll_interval: float = POLL_INTERVAL_S
+    batch_wait: float = BATCH_WAIT_S
+    stop_when_idle: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("poll_interval", "batch_wait"):
+            value = getattr(self, name)
+            if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")
+
+
+class ClaimedOn(enum.Enum):
+    """What :meth:`Producer.claim_on` did with a notifier's connection."""
+
+    CLAIMED = "claimed"
+    """Claimed, and the claim came back short: nothing more is due."""
+    HANDED_ON = "handed_on"
+    """Left (or took over) to the producer's own thread."""
+    FAILED = "failed"
+    """Failed for a reason other than a lost connection: stop claiming on it."""
+
+
+class Producer(Service):
+    """The claim loop of one worker process (:meth:`run` blocks until the stop)."""
+
+    name = "producer"
+
+    def __init__(
+        self,
+        config: ProducerConfig,
+        *,
+        app: App,
+        worker_id: uuid.UUID,
+        queues: tuple[str, ...],
+        lease_s: float,
+        pool: Any,
+        executor: Executor,
+        reporter: Reporter,
+        wake: Wake,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.app = app
+        self.worker_id = worker_id
+        self.queues = queues
+        self.wake = wake
+        self._pool = pool
+        self._executor = executor
+        self._reporter = reporter
+        self._claim_lock = threading.Lock()
+        self._batch_min = wake.batch_min
+        self.claimer = claims.Claimer(worker_id, queues, lease_s)
+
+    def _interrupt(self) -> None:
+        self.wake.stop()
+
+    def quiesce(self) -> None:
+        """Wait until a claim under way on another thread has submitted its jobs."""
+        with self._claim_lock:
+            pass
+
+    # --- the loop ---------------------------------------------------------------------------
+    def run(self) -> None:
+        cfg = self.config
+        wake = self.wake
+        executor = self._executor
+        backlog = True  # claim once at start
+        timer_claim = True
+        next_poll = time.monotonic() + cfg.poll_interval
+        failures = 0
+        while not wake.stopping:
+            now = time.monotonic()
+            poll_due = now >= next_poll
+            timer_due = wake.is_due(now)
+            notified, freed = wake.pending()
+            # A limit held due jobs back: a job of ours finishing frees room, claim again.
+            freed = freed and (cfg.stop_when_idle or self.claimer.throttled)
+            if not (backlog or notified or poll_due or timer_due or freed):
+                wake.sleep(next_poll)
+                continue
+            wake.set_full(True)  # before the check: a slot freed in between still wakes us
+            if executor.free_slots() <= 0:
+                wake.sleep(None)
+                continue
+            wake.set_full(False)
+            if timer_due:
+                wake.clear_due()
+            if poll_due:
+                next_poll = now + cfg.poll_interval
+            timer_claim = timer_claim or poll_due or timer_due
+            try:
+                jobs, free = self._claim_round(backlog)
+                short = len(jobs) < free
+                if short and (timer_claim or cfg.stop_when_idle):
+                    self._schedule_next_due()
+                failures = 0
+            except psycopg.Error as exc:
+                delay = DB_RETRY_S[min(failures, len(DB_RETRY_S) - 1)]
+                failures += 1
+                log.warning("claim failed (%s); retrying in %ss", exc, delay)
+                self._stopping.wait(delay)
+                backlog = True
+                continue
+            finally:
+                self._ran()
+            backlog = not short
+            timer_claim = False
+            if cfg.stop_when_idle and short and self.idle():
+                log.info("no job due or scheduled and none running: stopping (stop_when_idle)")
+                break
+
+    def run_once(self) -> float | None:
+        """One claim for the free slots (tests); seconds until the next poll."""
+        self._claim_round(False)
+        return self.config.poll_interval
+
+    def _claim_round(self, backlog: bool) -> tuple[list[JobRow], int]:
+        executor = self._executor
+        with self._claim_lock:
+            free = executor.free_slots()
+            if backlog and 0 < free < self._batch_min and executor.busy:
+                # More is due but only a few slots are free: wait a moment for more to
+                # free up, so one round trip claims a batch, not one job.
+                free = executor.wait_free(self._batch_min, self.config.batch_wait)
+            self.wake.take()
+            return (self._claim(free) if free > 0 else []), free
+
+    def idle(self) -> bool:
+        """Nothing held (running or being written) and nothing scheduled."""
+        return self._executor.holding == 0 and not self.wake.scheduled
+
+    # --- claims -----------------------------------------------------------------------------
+    def _claim(self, free: int, conn: psycopg.Connection[Any] | None = None) -> list[JobRow]:
+        """Claim up to ``free`` jobs and submit them; on ``conn`` (the notifier's, bounded
+        like a pooled block) or else on a pooled connection. Hold ``_claim_lock``."""
+        if conn is None:
+            with self._pool.connection() as pooled_conn:
+                jobs, traces = self._claim_on(pooled_conn, free)
+        else:
+            with WATCHDOG.guard(conn, POOL_BLOCK_DEADLINE_S):
+                jobs, traces = self._claim_on(conn, free)
+        claimer = self.claimer
+        self.wake.eager = self.config.stop_when_idle or claimer.throttled
+        if claimer.retry_in is not None:
+            self.wake.due_in(claimer.retry_in)
+        if not jobs:
+            return jobs
+        tasks = self.app.tasks
+        executions = [Execution(self.app, row, tasks.get(row.task), self.worker_id) for row in jobs]
+        if traces:
+            for ex in executions:
+                ex.trace = traces.get(ex.row.id)
+        self._reporter.claimed(executions)
+        for ex in executions:
+            self._executor.submit(ex)
+        return jobs
+
+    def _claim_on(
+        self, conn: psycopg.Connection[Any], free: int
+    ) -> tuple[list[JobRow], dict[int, dict[str, str]] | None]:
+        jobs = self.claimer.claim(conn, free)
+        traces = _tracing.fetch(conn, [r.id for r in jobs]) if jobs and _tracing.enabled() else None
+        return jobs, traces
+
+    def claim_on(self, conn: psycopg.Connection[Any]) -> ClaimedOn:
+        """Claim for a NOTIFY on the notifier's thread and connection while the producer
+        is parked (free slots, nothing due). The notifier's server process has just
+        delivered the notification, so it is awake, and no thread has to be woken before
+        the claim goes out: on a 2-core box shared with Postgres each wake-up can wait
+        for a scheduler tick. The producer stays parked when the claim came back short
+        (nothing more is due); it takes over when the claim lock is busy, no slot is
+        free, the claim was full (more may be due) or failed (it retries, backing off).
+        Never raises: a broken connection is the notifier's to replace."""
+        result = ClaimedOn.HANDED_ON
+        if self._claim_lock.acquire(blocking=False):
+            try:
+                free = self._executor.free_slots()
+                if self.wake.parked and not self.wake.stopping and free > 0:
+                    self.wake.take_notified()
+                    if len(self._claim(free, conn)) < free:
+                        result = ClaimedOn.CLAIMED
+            except Exception as exc:  # the notifier's thread must live on whatever happens
+                if not (isinstance(exc, psycopg.Error) and conn.broken):  # lost: reconnecting
+                    result = ClaimedOn.FAILED
+                    log.warning("claims on the listener connection failed (%r); pool claims only", exc)
+            finally:
+                self._claim_lock.release()
+        if result is not ClaimedOn.CLAIMED:
+            self.wake.notified()
+        return result
+
+    def _schedule_next_due(self) -> None:
+        with self._pool.connection() as conn:
+            seconds = claims.next_due(conn, self.queues)
+        if seconds is not None:
+            self.wake.due_in(seconds)
