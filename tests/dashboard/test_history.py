@@ -96,7 +96,7 @@ def test_reads_for_the_charts_and_the_task_page(app: pgqueue.App, conn: psycopg.
     finished(conn, minutes_ago=65, n=4, task="app.mail", queue="emails")
     history.tick(conn)
     day = history.throughput(app, 24 * 3600)
-    assert day["width_s"] == 60 and len(day["points"]) == 1440
+    assert day["width_s"] == 60 and 1437 <= len(day["points"]) <= 1440
     assert sum(p["succeeded"] for p in day["points"]) == 34
     busy = next(p for p in day["points"] if p["dead"])
     assert busy["failure_rate"] == pytest.approx(20 / 50)

@@ -79,6 +79,7 @@
 
   function seconds(v) {
     if (v === null || v === undefined) { return "-"; }
+    if (v === 0) { return "0"; }
     if (v < 0.001) { return (v * 1e6).toFixed(0) + "µs"; }
     if (v < 1) { return (v * 1000).toFixed(v < 0.01 ? 1 : 0) + "ms"; }
     if (v < 10) { return v.toFixed(1) + "s"; }
