@@ -120,11 +120,11 @@ def register(app: typer.Typer) -> None:
             if listen_dsn:
                 env["PGQUEUE_LISTEN_DSN"] = listen_dsn
             if metrics_port is None:
-                raise typer.Exit(Supervisor(argv, processes, env).run())
+                raise typer.Exit(Supervisor(argv, processes, env, dsn=dsn).run())
             raise typer.Exit(_supervise_with_metrics(argv, processes, env, dsn, metrics_port, metrics_host))
 
         from .._worker import Worker
-        from .._worker.supervisor import parent_pid_from_env
+        from .._worker.supervisor import parent_pid_from_env, worker_id_from_env
 
         worker = Worker(
             load_app(app_spec),  # type: ignore[arg-type]
@@ -139,6 +139,8 @@ def register(app: typer.Typer) -> None:
             listen=listen,
             listen_dsn=listen_dsn,
             parent_pid=parent_pid_from_env(),
+            worker_id=worker_id_from_env(),
+            exit_after_run=True,  # the process exits next: sync threads past the timeout end with it
         )
         server = None
         if metrics_port is not None or metrics_record:
@@ -178,6 +180,7 @@ def _supervise_with_metrics(
             processes,
             env,
             on_child_exit=lambda pid: _metrics.mark_process_dead(pid, path),
+            dsn=dsn,
         )
         try:
             return supervisor.run()

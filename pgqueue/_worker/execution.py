@@ -42,6 +42,8 @@ class Execution:
         "deadline",
         "duration",
         "error",
+        "expired",
+        "handing_back",
         "outcome",
         "row",
         "started",
@@ -58,6 +60,12 @@ class Execution:
         self.worker_id = worker_id
         self._cancel: threading.Event | None = None  # made on first use: most attempts never need it
         self.cancel_requested = False
+        self.expired: TimeoutError | None = None
+        """Set at a sync attempt's deadline: however its thread ends, the attempt failed
+        with this (written when the thread returns; it keeps its slot and lease till then)."""
+        self.handing_back = False
+        """Set at shutdown past its timeout: however its thread ends, the job is handed
+        back (attempt refunded), once the thread has returned."""
         self.outcome: oc.Outcome | None = None
         self.started = time.monotonic()
         self.deadline: float | None = None
@@ -144,6 +152,10 @@ class Execution:
         self.value = value
         if self.cancel_requested:
             return oc.cancelled(self.row.id, self.row.attempt)
+        if self.expired is not None:
+            return self.failure(self.expired)
+        if self.handing_back:
+            return oc.handback(self.row.id, self.row.attempt)
         if self.task is not None and not self.task.options.store_result:
             return oc.succeeded(self.row.id, self.row.attempt, None)
         if value is None:
@@ -160,8 +172,12 @@ class Execution:
 
     def failure(self, exc: BaseException) -> oc.Outcome:
         opts = self.task.options if self.task is not None else None
+        if self.expired is not None:
+            exc = self.expired
         if self.cancel_requested:
             outcome = oc.cancelled(self.row.id, self.row.attempt, exc)
+        elif self.handing_back and self.expired is None:
+            outcome = oc.handback(self.row.id, self.row.attempt)
         else:
             outcome = oc.decide(exc, opts, self.row.id, self.row.attempt, self.row.max_attempts)
         if not self.app.hooks.active:

@@ -8,9 +8,11 @@ jobs, and a cancel finds its job here. The service's own thread is the deadline
 watchdog of sync attempts with a ``timeout``.
 
 Per-task ``timeout``: an async task is cancelled at its deadline; a sync task cannot be
-interrupted (Python cannot kill a thread), so at its deadline the attempt is failed with a
-TimeoutError (retried or dead by the usual rules), ``ctx.cancelled`` turns true, and the
-thread keeps its slot until the function returns; whatever it returns then is dropped.
+interrupted (Python cannot kill a thread), so at its deadline ``ctx.cancelled`` turns true
+and the attempt is marked timed out; it keeps its slot and its lease until the function
+returns, and only then is it failed with a TimeoutError (retried or dead by the usual
+rules; whatever it returned is dropped). No attempt of a job starts while an earlier one
+may still run.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ CONCURRENCY: Final = 100
 claim takes as many due jobs as there are free slots, so this also bounds the batch: at
 10, short jobs drained at about 1.4k jobs/s; at 100, several times that (docs/benchmarks.md).
 Lower it for tasks that each hold a scarce resource (a database connection, an API quota)."""
+
+ASYNC_STOP_S: Final = 1.0
+"""At shutdown past its timeout, how long cancelled async attempts get to unwind."""
 
 Settled = Callable[[Execution, oc.Outcome], None]
 """Receives each attempt's first outcome, from whichever thread settled it."""
@@ -82,6 +87,7 @@ class Executor(Service):
         self._threads = ThreadRunner(config.concurrency, self._settle, self._release)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: list[tuple[float, int, Execution]] = []
+        self._draining = False
         self._seq = itertools.count()
 
     # --- lifecycle ----------------------------------------------------------------------
@@ -185,15 +191,45 @@ class Executor(Service):
             )
             self.cancel(ex)
 
-    def hand_back(self, timeout: float) -> None:
-        """Shutdown: wait up to ``timeout`` for running attempts, then settle the rest as
-        handed back (cancelled when an operator asked) and ask them to stop."""
+    def hand_back(self, timeout: float, *, linger: bool) -> int:
+        """Shutdown: wait up to ``timeout`` for running attempts, then ask the rest to stop
+        and hand each back (refunded; ``cancelled`` when an operator asked) once it has
+        really stopped: an async attempt when its cancellation is through, a sync one when
+        its thread returns. Never before: a job is not handed back while its code runs.
+
+        ``linger``: wait for every thread to return (an embedded worker: the process goes
+        on, so the thread would too), heartbeats keeping their leases meanwhile. Without
+        it (``pgqueue work``, whose process exits next and ends the threads), async
+        attempts get ASYNC_STOP_S and the sync attempts still running are left to the
+        supervisor's hand-on or the rescue; returns how many were left.
+        """
         if self.wait_idle(timeout):
-            return
-        for ex in self.unsettled():
-            back = oc.cancelled if ex.cancel_requested else oc.handback
-            self._settle(ex, back(ex.row.id, ex.row.attempt))
+            return 0
+        self._draining = True
+        waiting = self.unsettled()
+        for ex in waiting:
+            ex.handing_back = True
             self.cancel(ex)
+        stuck = [ex for ex in self.unsettled() if not ex.is_async]
+        if stuck:
+            log.warning(
+                "%s sync job(s) still running after the shutdown timeout: their threads cannot be "
+                "stopped, %s",
+                len(stuck),
+                "they keep their leases and are handed back when they return"
+                if linger
+                else "they are handed on once this process has exited (by its supervisor, or "
+                "rescued when their leases expire)",
+            )
+        # A cancelled async attempt frees its slot at once but settles its hand-back when
+        # its coroutine has unwound: wait for that, so the completer's flush writes it.
+        waiting = [ex for ex in waiting if ex.is_async]
+        with self._lock:
+            self._lock.wait_for(lambda: all(ex.settled for ex in waiting), ASYNC_STOP_S)
+        if linger:
+            self.wait_idle(None)
+            return 0
+        return len([ex for ex in self.unsettled() if not ex.is_async])
 
     # --- running --------------------------------------------------------------------------
     def submit(self, ex: Execution) -> None:
@@ -240,6 +276,9 @@ class Executor(Service):
     def _settle(self, ex: Execution, outcome: oc.Outcome | None) -> None:
         if outcome is not None and ex.settle(outcome):
             self._on_settled(ex, outcome)
+            if self._draining:  # hand_back waits for settlements (never on the hot path)
+                with self._lock:
+                    self._lock.notify_all()
 
     async def _run_async(self, ex: Execution) -> None:
         outcome: oc.Outcome | None = None
@@ -280,14 +319,15 @@ class Executor(Service):
 
     def _timed_out(self, ex: Execution) -> None:
         timeout = ex.task.options.timeout if ex.task is not None else None
-        outcome = ex.failure(TimeoutError(f"task {ex.row.task!r} exceeded its timeout of {timeout}s"))
-        # Settle before raising the cancel flag: a task that sees the flag and returns at
-        # once must not get its normal outcome recorded first.
-        self._settle(ex, outcome)
+        # Recorded before the cancel flag goes up: a task that sees the flag and returns
+        # at once still ends as timed out. The outcome is settled when the thread returns,
+        # not now: until then the attempt keeps its slot and its lease (the heartbeat goes
+        # on), so no retry can start while this one still runs.
+        ex.expired = TimeoutError(f"task {ex.row.task!r} exceeded its timeout of {timeout}s")
         ex.cancel.set()
         log.warning(
-            "job %s timed out after %ss; its thread keeps running (sync code cannot be interrupted) "
-            "and holds a slot until it returns",
+            "job %s timed out after %ss; ctx.cancelled is set, and the attempt keeps its slot and "
+            "lease until its thread returns (sync code cannot be interrupted; --pool process can)",
             ex.row.id,
             timeout,
             extra=ex.extra(),

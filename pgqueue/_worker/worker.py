@@ -78,6 +78,8 @@ class Worker:
         config: WorkerConfig | None = None,
         on_event: EventHook | None = None,
         parent_pid: int | None = None,
+        worker_id: uuid.UUID | None = None,
+        exit_after_run: bool = False,
         **settings: Any,
     ) -> None:
         if config is None:
@@ -86,7 +88,10 @@ class Worker:
             config = WorkerConfig(queues=tuple(queues) if queues else None, **settings)
         self.app = app
         self.config = config
-        self.id = uuid.uuid4()
+        self.id = worker_id or uuid.uuid4()
+        self.exit_after_run = exit_after_run
+        """Set by ``pgqueue work``: its process exits right after :meth:`run`, which ends
+        sync attempts that outlive the shutdown timeout (they are handed on afterwards)."""
         self.queues: tuple[str, ...] = tuple(
             check_name(q, "queue") for q in (config.queues or _app_queues(app))
         )
@@ -109,8 +114,10 @@ class Worker:
     # --- public control -----------------------------------------------------------------
     def run(self) -> None:
         """Run until stopped (signal, :meth:`stop`, or ``stop_when_idle``); then shut down
-        gracefully: running jobs get ``shutdown_timeout`` seconds, the rest are handed
-        back as queued with their attempt refunded."""
+        gracefully: running jobs get ``shutdown_timeout`` seconds, the rest are asked to
+        stop and handed back as queued with their attempt refunded once they have stopped
+        (see :meth:`stop`; with ``exit_after_run``, sync attempts still running are left to
+        the process exit and handed on by the supervisor or the rescue)."""
         with lifecycle.stop_signals(lambda _sig: self.request_stop()):
             self._startup()
             try:
@@ -151,7 +158,11 @@ class Worker:
 
     def stop(self, timeout: float | None = None) -> None:
         """Graceful stop: wait up to ``timeout`` (default ``shutdown_timeout``) for running
-        jobs, hand back the rest, and return when the worker has shut down."""
+        jobs, then ask the rest to stop (``ctx.cancelled``; async tasks are cancelled) and
+        hand each back once its code has really stopped; returns when the worker has shut
+        down. A sync task cannot be interrupted: ``stop`` waits for its thread to return,
+        keeping its lease meanwhile, so no other worker starts the job while it still runs
+        here (no double execution)."""
         if timeout is not None:
             self._shutdown_timeout = timeout
         self.request_stop()
@@ -237,7 +248,7 @@ class Worker:
         busy = self.executor.busy
         if busy:
             log.info("waiting up to %ss for %s running job(s)", self._shutdown_timeout, busy)
-        self.executor.hand_back(self._shutdown_timeout)
+        self.executor.hand_back(self._shutdown_timeout, linger=not self.exit_after_run)
         # The completer flushes first (outcomes still reach the database), the executor's
         # runner threads go last.
         for service in self._services:

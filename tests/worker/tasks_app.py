@@ -10,6 +10,8 @@ import os
 import time
 from typing import Any
 
+import psycopg
+
 import pgqueue
 from tests import execlog
 
@@ -150,3 +152,32 @@ def process_document(ctx: pgqueue.Context, document_id: int) -> dict[str, Any]:
         return {"document_id": document_id, "pages": 3}
     except TransientError as e:
         ctx.retry(exc=e, delay=0.1)
+
+
+def _stubborn_body(ctx: pgqueue.Context, seconds: float) -> None:
+    """Runs ``seconds`` without looking at ``ctx.cancelled``, refreshing its exec_log row's
+    finished_at every 20 ms: finished_at is its last sign of life, so an attempt whose
+    process was killed still has a bounded interval to check overlaps against."""
+    deadline = time.monotonic() + seconds
+    with psycopg.connect(app.dsn, autocommit=True) as conn:
+        row = conn.execute(
+            "INSERT INTO exec_log (job_id, attempt, pid, started_at, finished_at) "
+            "VALUES (%s, %s, %s, clock_timestamp(), clock_timestamp()) RETURNING id",
+            (ctx.job.id, ctx.attempt, os.getpid()),
+        ).fetchone()
+        assert row is not None
+        while time.monotonic() < deadline:
+            time.sleep(0.02)  # the task's own work, not a synchronisation
+            conn.execute("UPDATE exec_log SET finished_at = clock_timestamp() WHERE id = %s", (row[0],))
+
+
+@app.task(name="t.stubborn", bind=True, max_attempts=3, backoff=lambda attempt: 0.0)
+def stubborn(ctx: pgqueue.Context, seconds: float) -> None:
+    """A sync body that never checks ctx.cancelled (the issue 16 trial task)."""
+    _stubborn_body(ctx, seconds)
+
+
+@app.task(name="t.stubborn_timeout", bind=True, timeout=1.0, max_attempts=3, backoff=lambda attempt: 0.0)
+def stubborn_timeout(ctx: pgqueue.Context, seconds: float) -> None:
+    """Like t.stubborn, with a 1 s timeout it cannot honour."""
+    _stubborn_body(ctx, seconds)
