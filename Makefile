@@ -20,8 +20,11 @@ install: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/pgqueue demo
 
+# The suite in parallel processes (pytest-xdist); one file's tests stay in one process, so a
+# module's fixtures are built once. TEST_WORKERS=0 runs it in this process.
+TEST_WORKERS ?= 3
 test: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist loadfile)
 
 test-chaos: $(STAMP)
 	PGQUEUE_CHAOS=full $(BIN)/pytest -m chaos

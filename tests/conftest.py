@@ -77,6 +77,30 @@ def _find_server() -> tuple[str, str, object | None]:
     return "", "none", None
 
 
+_CONTROLLER_HANDLE: list[object] = []
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist (``-n N``) the controller finds the server once, starting the
+    embedded one if that is the choice, and hands it to every worker process through
+    PGQUEUE_TEST_DSN: workers never start or stop a server of their own, so two of them
+    never race for the embedded data directory. The controller stops what it started."""
+    if hasattr(config, "workerinput") or not getattr(config.option, "numprocesses", None):
+        return
+    if os.environ.get("PGQUEUE_TEST_DSN"):
+        return
+    admin, _source, handle = _find_server()
+    if admin:
+        os.environ["PGQUEUE_TEST_DSN"] = admin
+    if handle is not None:
+        _CONTROLLER_HANDLE.append(handle)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    while _CONTROLLER_HANDLE:
+        _CONTROLLER_HANDLE.pop().stop()  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[str]:
     """Admin DSN of the server the tests use (skips or fails when there is none)."""
