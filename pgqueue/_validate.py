@@ -137,6 +137,11 @@ def validate_task_options(opts: TaskOptions) -> None:
     if opts.unique_key is not None and not callable(opts.unique_key):
         check_unique_key(opts.unique_key)
     check_tags(opts.tags)
+    if opts.transactional and not opts.bind:
+        raise InvalidOption(
+            f"task {opts.name!r}: transactional=True needs bind=True, so that the task "
+            "receives its transaction as ctx.conn (or ctx.session)"
+        )
 
 
 @dataclass(frozen=True, slots=True)

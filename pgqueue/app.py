@@ -122,6 +122,7 @@ class App:
         self,
         *,
         bind: Literal[True],
+        transactional: bool = False,
         name: str | None = None,
         queue: str | None = None,
         priority: int = 0,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import uuid
-from typing import TYPE_CHECKING, NoReturn
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from .errors import Discard, JobCancelled, Retry, Snooze
 from .job import Job, JobRow
@@ -26,7 +27,7 @@ class Context:
     then ends; otherwise it is handed back or retried as usual.
     """
 
-    __slots__ = ("_cancel", "_progress_at", "app", "job", "worker_id")
+    __slots__ = ("_cancel", "_progress_at", "_session", "app", "conn", "job", "session_factory", "worker_id")
 
     def __init__(
         self, app: App, row: JobRow, worker_id: uuid.UUID, cancel: threading.Event | None = None
@@ -36,6 +37,22 @@ class Context:
         self.worker_id = worker_id
         self._cancel = cancel or threading.Event()
         self._progress_at: float | None = None
+        self.conn: Any = None
+        """A ``transactional=True`` task's transaction, while it runs: a psycopg connection
+        (``AsyncConnection`` for an ``async def`` task) whose writes commit together with
+        the job's success, or roll back with a failure, a timeout or a lost lease. Enqueue
+        follow-ups with ``configure(conn=ctx.conn)``. None for other tasks."""
+        self.session_factory: Callable[[], Any] | None = None
+        self._session: Any = None
+
+    @property
+    def session(self) -> Any:
+        """A sync ``transactional=True`` task's SQLAlchemy ``Session`` on the same
+        transaction as ``ctx.conn``, made on first use (its ``commit()`` releases a
+        savepoint; the worker commits). None for other tasks and for ``async def`` ones."""
+        if self._session is None and self.session_factory is not None:
+            self._session = self.session_factory()
+        return self._session
 
     def __repr__(self) -> str:
         return f"<Context job={self.job.id} attempt={self.attempt}>"

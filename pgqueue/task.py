@@ -51,6 +51,9 @@ class TaskOptions:
     """Seconds one attempt may run before it is failed (None: no limit)."""
     bind: bool = False
     """Pass a :class:`~pgqueue.Context` as the first argument."""
+    transactional: bool = False
+    """Run each attempt in a transaction (``ctx.conn``, ``ctx.session``) that commits the
+    task's writes together with the job's success, or rolls them back (needs ``bind``)."""
     store_result: bool = True
     retry_on: tuple[type[BaseException], ...] = ()
     """When non-empty, only these exceptions retry; others go dead at once."""

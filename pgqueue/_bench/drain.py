@@ -34,10 +34,12 @@ analyzed while the table was empty, then seeded: what a fresh deployment's first
 meets."""
 
 
-def seed(probe: Probe, jobs: int, sql_name: str = "bench_seed", stats: str = "backlog") -> None:
+def seed(
+    probe: Probe, jobs: int, sql_name: str = "bench_seed", stats: str = "backlog", task: str = "bench.noop"
+) -> None:
     if stats == "empty":
         probe.run("bench_vacuum")
-    probe.run(sql_name, {"n": jobs, "queue": QUEUE, "task": "bench.noop", "max_attempts": 5})
+    probe.run(sql_name, {"n": jobs, "queue": QUEUE, "task": task, "max_attempts": 5})
     if stats == "backlog":
         probe.run("bench_vacuum")
 
@@ -222,4 +224,25 @@ def ceiling(probe: Probe, jobs: int, batch: int, runs: int) -> Result:
         rates,
         counters=counters,
         extra={"batch": batch},
+    )
+
+
+def transactional(probe: Probe, jobs: int, concurrency: int | None, clean: float) -> Result:
+    """``jobs`` transactional jobs (``bench.tx_insert``: each inserts one business row in its
+    own transaction, committed with its completion), 1 process; checks one row per job."""
+    probe.reset()
+    probe.run("bench_effects")
+    seed(probe, jobs, task="bench.tx_insert")
+    d = run_workers(probe, jobs, 1, concurrency)
+    rows = probe.one("bench_effects_count")
+    ratio = d.rate / clean if clean else 0.0
+    return Result(
+        "drain-transactional",
+        f"{jobs:,} transactional jobs, one row each, 1 proc",
+        d.rate,
+        [d.rate],
+        counters=d.counters,
+        goal="one row per job (no speed goal: each costs its own commit)",
+        met=rows == jobs,
+        extra={"ratio_to_clean": round(ratio, 3), "rows": rows, "clean_rate": round(clean, 1)},
     )

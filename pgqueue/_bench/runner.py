@@ -82,6 +82,7 @@ SCENARIOS = (
     "drain-backlog-growth",
     "history",
     "retries",
+    "drain-transactional",
     "latency",
     "held-xmin",
     "idle",
@@ -129,12 +130,13 @@ def run(dsn: str, profile: Profile, only: tuple[str, ...], console: Console) -> 
             "drain-backlog-growth",
             lambda: drain.growth(probe, p.growth_backlogs, p.growth_measured, best_c),
         )
-        if clean == 0.0 and ({"history", "retries"} & wanted):
+        if clean == 0.0 and ({"history", "retries", "drain-transactional"} & wanted):
             clean = drain.drain(probe, p.drain_jobs, 1, best_c, 1).rate or 0.0
         step(
             "history", lambda: drain.history(probe, p.drain_jobs, p.history_rows, best_c, clean, p.drain_runs)
         )
         step("retries", lambda: drain.retries(probe, p.retry_jobs, best_c, clean))
+        step("drain-transactional", lambda: drain.transactional(probe, p.retry_jobs, best_c, clean))
         step(
             "latency",
             lambda: [

@@ -35,6 +35,11 @@ def register(app: pgqueue.App) -> pgqueue.App:
     async def astamp() -> float:
         return time.time()
 
+    @app.task(name="bench.tx_insert", queue=QUEUE, store_result=False, bind=True, transactional=True)
+    def tx_insert(ctx: pgqueue.Context) -> None:
+        # One business row, committed with the job's success (bench_effects.sql makes the table).
+        ctx.conn.execute("INSERT INTO bench_effects (job_id) VALUES (%s)", (ctx.job.id,))
+
     @app.task(name="bench.fail_once", queue=QUEUE, store_result=False, bind=True, backoff=_no_backoff)
     def fail_once(ctx: pgqueue.Context) -> None:
         if ctx.attempt == 1:

@@ -167,7 +167,10 @@ class Completer(Service):
                 self._q.put(None)  # finish this batch, then stop
                 break
             batch.append(item)
-        applied = self._write_with_retry(batch)
+        # Transactional tasks' successes committed with the task's own writes already.
+        unwritten = [o for o in batch if not o.written]
+        applied = self._write_with_retry(unwritten) if unwritten else set()
+        applied.update(o.job_id for o in batch if o.written)
         try:
             self._on_written(Written(batch, applied))
         except Exception:

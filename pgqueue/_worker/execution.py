@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 import json
@@ -16,6 +17,7 @@ from ..context import Context
 from ..errors import InvalidPayload, UnknownTask
 from ..job import JobRow
 from . import outcome as oc
+from . import transactional
 
 if TYPE_CHECKING:
     from ..app import App
@@ -39,6 +41,7 @@ class Execution:
         "app",
         "began",
         "cancel_requested",
+        "committed",
         "deadline",
         "duration",
         "error",
@@ -60,6 +63,9 @@ class Execution:
         self.worker_id = worker_id
         self._cancel: threading.Event | None = None  # made on first use: most attempts never need it
         self.cancel_requested = False
+        self.committed = False
+        """A transactional task's success committed with its own writes (its outcome is
+        then written already: pgqueue._worker.transactional)."""
         self.expired: TimeoutError | None = None
         """Set at a sync attempt's deadline: however its thread ends, the attempt failed
         with this (written when the thread returns; it keeps its slot and lease till then)."""
@@ -136,6 +142,8 @@ class Execution:
         middleware = self.app.hooks.middleware
         if _tracing.enabled():
             middleware = (functools.partial(_tracing.attempt_span, stored=self.trace), *middleware)
+        if task.options.transactional:
+            return self._call_transactional(fn, args, kwargs, middleware)
         if not middleware:
             if task.options.bind:
                 return fn(Context(self.app, self.row, self.worker_id, self.cancel), *args, **kwargs)
@@ -147,8 +155,31 @@ class Execution:
             return _hooks.run_async(middleware, ctx, lambda: fn(*args, **kwargs))
         return _hooks.run_sync(middleware, ctx, lambda: fn(*args, **kwargs))
 
+    def _call_transactional(
+        self, fn: Callable[..., Any], args: list[Any], kwargs: dict[str, Any], middleware: Any
+    ) -> Any:
+        ctx = Context(self.app, self.row, self.worker_id, self.cancel)
+        bound = [ctx, *args]
+
+        def invoke() -> Any:
+            if not middleware:
+                return fn(*bound, **kwargs)
+            if self.is_async:
+                return _hooks.run_async(middleware, ctx, lambda: fn(*bound, **kwargs))
+            return _hooks.run_sync(middleware, ctx, lambda: fn(*bound, **kwargs))
+
+        if self.is_async:
+            return transactional.call_async(self, ctx, invoke)
+        return transactional.call_sync(self, ctx, invoke)
+
     def success(self, value: Any) -> oc.Outcome:
         """The succeeded outcome; a value that is not JSON fails the attempt instead."""
+        outcome = self._success(value)
+        if self.committed and outcome.kind is oc.Kind.SUCCEEDED:
+            return dataclasses.replace(outcome, written=True)
+        return outcome
+
+    def _success(self, value: Any) -> oc.Outcome:
         self.value = value
         if self.cancel_requested:
             return oc.cancelled(self.row.id, self.row.attempt)

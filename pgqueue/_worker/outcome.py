@@ -99,6 +99,9 @@ class Outcome:
     error: str | None = None
     last_error: str | None = None
     delay: float | None = None
+    written: bool = False
+    """Already written, in the task's own transaction (transactional tasks): the completer
+    reports it without writing it again."""
 
     @property
     def refund(self) -> int:

@@ -88,21 +88,70 @@ def effect(ctx: pgqueue.Context, key: str) -> str:
     repeats) and one row in ``effects_once`` keyed by the job (the idempotent recipe)."""
     log_id = log_start(ctx)
     with log_pool().connection() as conn:
-        conn.execute("INSERT INTO effects (job_id, attempt, key) VALUES (%s, %s, %s)",
-                     (ctx.job.id, ctx.attempt, key))
-        conn.execute("INSERT INTO effects_once (job_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING",
-                     (ctx.job.id, key))
+        conn.execute(
+            "INSERT INTO effects (job_id, attempt, key) VALUES (%s, %s, %s)", (ctx.job.id, ctx.attempt, key)
+        )
+        conn.execute(
+            "INSERT INTO effects_once (job_id, key) VALUES (%s, %s) ON CONFLICT DO NOTHING", (ctx.job.id, key)
+        )
     log_end(log_id)
     return key
 
 
+# Transactional tasks: the effect row is written in the attempt's own transaction, which
+# commits with the job's success or not at all (one row per job, whatever dies).
+TX_EFFECT = "INSERT INTO effects (job_id, attempt, key) VALUES (%s, %s, %s)"
+
+
+@app.task(name="c.tx_conn", bind=True, transactional=True, max_attempts=25, backoff_base=0.2, backoff_max=2.0)
+def tx_conn(ctx: pgqueue.Context, seconds: float) -> int:
+    log_id = log_start(ctx)
+    ctx.conn.execute(TX_EFFECT, (ctx.job.id, ctx.attempt, "tx_conn"))
+    time.sleep(seconds)
+    log_end(log_id)
+    return ctx.job.id
+
+
+@app.task(
+    name="c.tx_session", bind=True, transactional=True, max_attempts=25, backoff_base=0.2, backoff_max=2.0
+)
+def tx_session(ctx: pgqueue.Context, seconds: float) -> int:
+    import sqlalchemy as sa
+
+    log_id = log_start(ctx)
+    ctx.session.execute(
+        sa.text("INSERT INTO effects (job_id, attempt, key) VALUES (:j, :a, 'tx_session')"),
+        {"j": ctx.job.id, "a": ctx.attempt},
+    )
+    time.sleep(seconds)
+    log_end(log_id)
+    return ctx.job.id
+
+
+@app.task(
+    name="c.tx_async", bind=True, transactional=True, max_attempts=25, backoff_base=0.2, backoff_max=2.0
+)
+async def tx_async(ctx: pgqueue.Context, seconds: float) -> int:
+    import asyncio
+
+    log_id = await asyncio.to_thread(log_start, ctx)
+    await ctx.conn.execute(TX_EFFECT, (ctx.job.id, ctx.attempt, "tx_async"))
+    await asyncio.sleep(seconds)
+    await asyncio.to_thread(log_end, log_id)
+    return ctx.job.id
+
+
 def _pause_before_complete() -> None:
     """Fault hook: the task has returned and its outcome is queued, but it is never written."""
+
     def stuck(conn: psycopg.Connection[Any], worker_id: Any, batch: Any) -> set[int]:
-        with psycopg.connect(os.environ.get("CHAOS_LOG_DSN") or os.environ["PGQUEUE_DSN"],
-                             autocommit=True) as c:
-            c.execute("INSERT INTO fault_points (pid, job_ids) VALUES (%s, %s)",
-                      (os.getpid(), [o.job_id for o in batch]))
+        with psycopg.connect(
+            os.environ.get("CHAOS_LOG_DSN") or os.environ["PGQUEUE_DSN"], autocommit=True
+        ) as c:
+            c.execute(
+                "INSERT INTO fault_points (pid, job_ids) VALUES (%s, %s)",
+                (os.getpid(), [o.job_id for o in batch]),
+            )
         threading.Event().wait()  # until SIGKILL
         return set()
 
