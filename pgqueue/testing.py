@@ -142,5 +142,7 @@ def _run_and_write(app: App, row: JobRow, worker_id: uuid.UUID) -> Outcome:
 
 
 def _write(conn: psycopg.Connection[Any], worker_id: uuid.UUID, outcome: Outcome) -> None:
+    if outcome.written:
+        return  # a transactional task's success, committed with its own writes
     if not write_batch(conn, worker_id, [outcome]):
         raise AssertionError(f"job {outcome.job_id} changed while it ran inline (fenced out)")
