@@ -95,13 +95,19 @@ class Notifier(Service):
     def on_wake(self, payload: str | None) -> bool:
         """A NOTIFY (None: after a (re)connect, notifications may have been missed).
         True asks the listener to claim on its connection."""
+        claim = False
         if payload is None or payload in self.queues:
-            return self._wake.notified(claim_here=payload is not None and self.claims_here)
-        return False
+            claim = self._wake.notified(claim_here=payload is not None and self.claims_here)
+        if not claim:
+            self._ran()  # test signal: this notification is handled (the producer was woken)
+        return claim
 
     def _claim(self, conn: psycopg.Connection[Any]) -> None:
-        if self._claim_on(conn) is ClaimedOn.FAILED:
-            self.claims_here = False
+        try:
+            if self._claim_on(conn) is ClaimedOn.FAILED:
+                self.claims_here = False
+        finally:
+            self._ran()  # test signal: this notification is handled (claimed here)
 
     def on_control(self, payload: str) -> None:
         """A message on the control channel (see pgqueue._admin.control)."""
@@ -110,3 +116,4 @@ class Notifier(Service):
             self._cancel_job(message.job_id)
         elif isinstance(message, QueueChanged) and message.queue in self.queues:
             self._wake.notified()
+        self._ran()  # test signal: this message is handled

@@ -118,10 +118,13 @@ def test_pause_and_resume_reach_an_idle_worker_at_once(app: pgqueue.App, conn: p
     worker = pgqueue.Worker(app, queues=["default"], poll_interval=60.0)
     worker.start()
     try:
+        assert worker.notifier is not None and worker.notifier.wait_connected(10)
+        handled = worker.notifier.runs
         app.queues.pause("default")
         job = add.enqueue(1, 2)
-        wait_for(lambda: worker._listener is not None and worker._listener.connected.is_set(), timeout=10)
-        time.sleep(0.3)  # an observation window, not synchronisation: nothing may start
+        # The worker has handled the enqueue's NOTIFY (an idle worker claims right on its
+        # listener connection) and the paused queue gave it nothing.
+        assert worker.notifier.wait_runs(handled + 2, timeout=10)  # the pause's message, then the job's
         assert state(conn, job.id) == "queued" and worker.stats.claimed == 0
         app.queues.resume("default")
         # Well before the next poll (60 s): the resume message woke the worker.

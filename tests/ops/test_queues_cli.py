@@ -22,7 +22,8 @@ def _queue_row(conn: psycopg.Connection[Any], name: str) -> tuple[Any, ...] | No
 
 
 def test_queues_ls_shows_depth_counts_pause_and_limits(conn: psycopg.Connection[Any], dsn: str) -> None:
-    seed(conn, queue="emails", count=3)
+    seed(conn, queue="emails", count=2)
+    seed(conn, queue="emails", run_at="2001-01-01T00:00:00Z")  # due for 25 years: the oldest
     seed(conn, queue="emails", state="running")
     seed(conn, queue="emails", state="dead", count=2)
     seed(conn, queue="emails", state="succeeded", count=4)
@@ -32,7 +33,7 @@ def test_queues_ls_shows_depth_counts_pause_and_limits(conn: psycopg.Connection[
     emails = rows["emails"]
     assert (emails["queued"], emails["scheduled"], emails["running"]) == (3, 1, 1)
     assert (emails["dead"], emails["succeeded"], emails["succeeded_estimated"]) == (2, 4, False)
-    assert emails["oldest_queued_age_s"] >= 0 and emails["paused"] is False
+    assert emails["oldest_queued_age_s"] > 25 * 365 * 86400 and emails["paused"] is False
     assert rows["idle"]["paused"] is True and rows["idle"]["concurrency_limit"] == 3
     assert rows["idle"]["queued"] == 0
 

@@ -25,7 +25,9 @@ def test_running_jobs_and_workers_status_join_the_worker(conn: psycopg.Connectio
     (job,) = seed(conn, state="running", worker_id="00000000-0000-0000-0000-0000000000aa")
     running = _one(conn, "SELECT * FROM pgqueue.running_jobs")
     assert (running["id"], running["hostname"], running["pid"]) == (job, "box", 42)
-    assert running["runtime"].total_seconds() >= 0 and running["lease_expired"] is False
+    conn.execute("UPDATE pgqueue.jobs SET started_at = now() - interval '90 seconds' WHERE id = %s", (job,))
+    assert 89 <= _one(conn, "SELECT * FROM pgqueue.running_jobs")["runtime"].total_seconds() < 600
+    assert running["lease_expired"] is False
     worker = _one(conn, "SELECT * FROM pgqueue.workers_status")
     assert (worker["status"], worker["running"]) == ("alive", 1)
 

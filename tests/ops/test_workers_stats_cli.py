@@ -23,6 +23,9 @@ def _worker(conn: psycopg.Connection[Any], host: str, pid: int, expires: str) ->
 def test_workers_ls_shows_alive_and_stale(conn: psycopg.Connection[Any], dsn: str) -> None:
     alive = _worker(conn, "web-1", 101, "30 seconds")
     stale = _worker(conn, "web-2", 202, "-5 minutes")
+    conn.execute(
+        "UPDATE pgqueue.workers SET heartbeat_at = now() - interval '5 minutes' WHERE id = %s", (stale,)
+    )
     (job,) = seed(conn, state="running")
     conn.execute("UPDATE pgqueue.jobs SET worker_id = %s WHERE id = %s", (alive, job))
 
@@ -30,7 +33,7 @@ def test_workers_ls_shows_alive_and_stale(conn: psycopg.Connection[Any], dsn: st
     assert rows[alive]["status"] == "alive" and rows[alive]["running"] == 1
     assert rows[alive]["hostname"] == "web-1" and rows[alive]["pid"] == 101
     assert rows[stale]["status"] == "stale" and rows[stale]["running"] == 0
-    assert rows[stale]["heartbeat_age_s"] >= 0
+    assert 290 <= rows[stale]["heartbeat_age_s"] < 900  # its last beat was 5 minutes ago
 
     table = cli(dsn, "workers", "ls")
     assert table.returncode == 0 and "web-2" in table.stdout and "stale" in table.stdout
