@@ -133,7 +133,15 @@ def job_details(app: App, job_id: int) -> dict[str, Any]:
     if row is None:
         raise JobNotFound(f"job {job_id} does not exist (never created, or pruned)")
     details: dict[str, Any] = row[0]
+    # to_jsonb renders timestamps as text with as many fraction digits as they need; as
+    # datetimes they print like every other command's (ISO 8601, microseconds).
+    for key in _TIMESTAMPS:
+        if isinstance(details.get(key), str):
+            details[key] = datetime.fromisoformat(details[key])
     return details
+
+
+_TIMESTAMPS = ("run_at", "created_at", "started_at", "finished_at", "lease_expires_at", "cancel_requested_at")
 
 
 @dataclass(frozen=True, slots=True)

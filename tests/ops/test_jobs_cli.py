@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -42,6 +43,10 @@ def test_jobs_show_prints_args_result_and_every_traceback(conn: psycopg.Connecti
     shown = cli_json(dsn, "jobs", "show", str(job_id))
     assert shown["id"] == job_id and shown["args"] == [42, "x"] and shown["state"] == "dead"
     assert [e["traceback"] for e in shown["errors"]] == [TRACEBACK, TRACEBACK]
+    # Timestamps in the one format every --json output uses (ISO 8601, as jobs ls gives them).
+    listed = next(j for j in cli_json(dsn, "jobs", "ls", "--state", "dead") if j["id"] == job_id)
+    assert shown["created_at"] == listed["created_at"]
+    assert datetime.fromisoformat(shown["finished_at"]).tzinfo is not None
 
     human = cli(dsn, "jobs", "show", str(job_id))
     assert human.returncode == 0, human.stderr
