@@ -24,11 +24,29 @@ HEADER = (
 )
 
 
+def server_major(dsn: str) -> int:
+    with psycopg.connect(dsn) as conn:
+        return conn.info.server_version // 10000
+
+
+def stored_major() -> int | None:
+    """The PostgreSQL major version the stored snapshot was made on (catalog output, such
+    as view and function text, may differ between majors)."""
+    for line in PATH.read_text(encoding="utf-8").splitlines():
+        if line.startswith(MAJOR_LINE):
+            return int(line[len(MAJOR_LINE):])
+    return None
+
+
+MAJOR_LINE = "-- made on PostgreSQL "
+
+
 def render(dsn: str) -> str:
     """The snapshot text of the database at ``dsn``."""
     with psycopg.connect(dsn) as conn:
         rows = conn.execute(query("schema_snapshot")).fetchall()
-    parts = [HEADER]
+        major = conn.info.server_version // 10000
+    parts = [HEADER, f"{MAJOR_LINE}{major}\n"]
     for kind, name, body in rows:
         parts.append(f"\n-- {kind} {name}\n{body.rstrip()}\n")
     return "".join(parts)

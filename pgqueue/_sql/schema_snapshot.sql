@@ -22,6 +22,7 @@ SELECT kind, name, body FROM (
     SELECT 2, 'constraint', cl.relname || '.' || co.conname, pg_get_constraintdef(co.oid)
     FROM pg_constraint co JOIN pg_class cl ON cl.oid = co.conrelid
     WHERE co.connamespace = (SELECT oid FROM ns) AND cl.relname <> 'alembic_version'
+      AND co.contype <> 'n'  -- NOT NULL (a catalog row from PostgreSQL 18 on): in the table
     UNION ALL
     SELECT 3, 'index', c.relname, pg_get_indexdef(c.oid)
     FROM pg_class c JOIN pg_index i ON i.indexrelid = c.oid

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import difflib
 
+import pytest
+
 from pgqueue import _schema_snapshot
 
 
 def test_snapshot_matches_a_migrated_database(dsn: str) -> None:
+    made_on, here = _schema_snapshot.stored_major(), _schema_snapshot.server_major(dsn)
+    if made_on != here:
+        pytest.skip(f"the snapshot was made on PostgreSQL {made_on}; this server is {here}")
     current = _schema_snapshot.render(dsn)
     stored = _schema_snapshot.PATH.read_text(encoding="utf-8")
     if current != stored:
