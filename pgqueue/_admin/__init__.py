@@ -23,7 +23,7 @@ from .jobs import (
 from .prune import PruneResult, Retention, prune, run_retention
 from .queues import Queues
 from .stats import stats
-from .workers import list_workers
+from .workers import list_tasks, list_workers
 
 __all__ = [
     "CONTROL_CHANNEL",
@@ -38,6 +38,7 @@ __all__ = [
     "count_jobs",
     "job_details",
     "list_jobs",
+    "list_tasks",
     "list_workers",
     "parse_duration",
     "parse_rate",

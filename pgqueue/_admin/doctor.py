@@ -34,6 +34,9 @@ LEASE_GRACE_S = 60.0
 QUEUE_AGE_S = 300.0
 DEAD_GROWTH_FACTOR = 2.0
 DEAD_GROWTH_MIN = 10
+UNRUNNABLE_AGE_S = 300.0
+"""Queued jobs that no live worker can run (none serves their queue with their task
+registered) are flagged once they are older than this."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +46,7 @@ class Limits:
     long_transaction_s: float = LONG_TRANSACTION_S
     queue_age_s: float = QUEUE_AGE_S
     lease_grace_s: float = LEASE_GRACE_S
+    unrunnable_age_s: float = UNRUNNABLE_AGE_S
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,7 @@ def run_doctor(app: App, limits: Limits | None = None) -> list[Check]:
             _bloat(conn),
             _leases(conn, limits),
             _workers(conn),
+            _unrunnable(conn, limits),
             *_queues(conn, limits),
             _dead_growth(conn),
         ]
@@ -217,6 +222,23 @@ def _workers(conn: Connection[Any]) -> Check:
         "check those hosts (killed? frozen? cut off from the database?); live workers "
         "rescue their jobs and forget the rows after a while",
         {**data, "stale_names": r["stale_names"]},
+    )
+
+
+def _unrunnable(conn: Connection[Any], limits: Limits) -> Check:
+    rows = _rows(conn, "doctor_unrunnable", {"age_s": limits.unrunnable_age_s})
+    if not rows:
+        return Check("unrunnable", OK, "every queued job has a live worker that can run it")
+    total = sum(r["jobs"] for r in rows)
+    named = ", ".join(f"{r['task']} on {r['queue']} ({r['jobs']})" for r in rows[:5])
+    return Check(
+        "unrunnable",
+        WARN,
+        f"{total} queued job(s) older than {limits.unrunnable_age_s:g}s that no live worker "
+        f"can run: {named}",
+        "start workers whose app registers these tasks and serves these queues "
+        "(`pgqueue tasks ls` shows what live workers run); they wait, attempts untouched",
+        {"jobs": total, "groups": [dict(r) for r in rows]},
     )
 
 

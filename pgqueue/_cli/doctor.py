@@ -23,12 +23,18 @@ def register(app: typer.Typer) -> None:
         queue_age: str = typer.Option(
             "5m", "--queue-age", help="Flag queues whose oldest due job waited longer."
         ),
+        unrunnable_age: str = typer.Option(
+            "5m",
+            "--unrunnable-age",
+            help="Flag queued jobs older than this that no live worker can run (task not registered).",
+        ),
         as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
     ) -> None:
         """Check the queue tables and the database around them; exit 1 if anything is wrong."""
         limits = Limits(
             long_transaction_s=parse_duration(long_transaction).total_seconds(),
             queue_age_s=parse_duration(queue_age).total_seconds(),
+            unrunnable_age_s=parse_duration(unrunnable_age).total_seconds(),
         )
         with open_app(ctx, check=False) as pq:
             checks = run_doctor(pq, limits)

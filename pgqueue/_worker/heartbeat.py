@@ -8,6 +8,7 @@ operator asked for (the safety net for a missed control message).
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import socket
@@ -20,11 +21,14 @@ from typing import Any, Final, Protocol
 import psycopg
 from psycopg.types.json import Jsonb
 
+from .. import _db
 from .._sql import query
 from ..errors import ConfigurationError
 from .events import WorkerStats
 from .execution import Execution
 from .service import Service
+
+log = logging.getLogger("pgqueue.worker")
 
 LEASE_S: Final = 9.0
 """A running job's lease; extended by every heartbeat of its live worker."""
@@ -130,8 +134,19 @@ class LeaseKeeper(Service):
         self._first = True
 
     def register(self) -> None:
-        """The first beat, on the calling thread; raises what the statement raises."""
+        """Check the schema, then the first beat, on the calling thread.
+
+        A schema behind this pgqueue's newest migration raises SchemaOutOfDate (one
+        sentence naming both revisions and ``pgqueue migrate``; ``pgqueue work`` exits 4)
+        before anything is written: such a worker would fail later on whatever its
+        statements need. A newer schema (a newer release migrated first) only warns:
+        migrations add, so this release keeps working (docs/upgrading.md). Raises what
+        the statements raise (UndefinedTable: no pgqueue schema at all)."""
         with self._pool.connection() as conn:
+            found = conn.execute(query("health_revision")).fetchone()
+            note = _db.check_revision(None if found is None else str(found[0]))
+            if note:
+                log.warning("%s", note)
             self.heartbeat.beat(conn, ())
         self.healthy_since = time.monotonic()
 

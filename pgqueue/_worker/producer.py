@@ -14,15 +14,18 @@ from __future__ import annotations
 import enum
 import logging
 import math
+import os
 import threading
 import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import psycopg
+from psycopg.types.json import Jsonb
 
 from .. import _tracing
+from .._sql import query
 from ..errors import ConfigurationError
 from ..job import JobRow
 from . import claims
@@ -44,6 +47,22 @@ BATCH_WAIT_S: Final = 0.005
 """With a backlog, how long a claim may wait for half the slots to be free."""
 DB_RETRY_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 """Back-off between failed claims."""
+UNKNOWN_TASKS: Final = "wait"
+"""What a worker does with a claimed job whose task its app does not register: ``wait``
+hands it back untouched (attempt refunded) for a worker that knows the task; ``fail``
+(the opt-in of releases before 0.2) runs it as an attempt that fails with UnknownTask, so
+it goes dead after its attempts. Default of ``ProducerConfig.unknown_tasks``; the
+environment variable PGQUEUE_UNKNOWN_TASKS overrides it."""
+UNKNOWN_DELAY_MIN_S: Final = 2.0
+"""A handed-back job of an unknown task is claimable again after at least this long ..."""
+UNKNOWN_DELAY_MAX_S: Final = 30.0
+"""... and at most this long (a worker that knows the task runs it within this, plus its
+poll interval, of starting) ..."""
+UNKNOWN_DELAY_GROWTH: Final = 0.1
+"""... in between, this share of the job's age: a long wait is looked at less often."""
+UNKNOWN_LOG_S: Final = 60.0
+"""Each unknown task is logged at WARNING at most once per this many seconds per worker
+(DEBUG in between)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +73,25 @@ class ProducerConfig:
     poll_interval: float = POLL_INTERVAL_S
     batch_wait: float = BATCH_WAIT_S
     stop_when_idle: bool = False
+    unknown_tasks: str = field(default_factory=lambda: os.environ.get("PGQUEUE_UNKNOWN_TASKS", UNKNOWN_TASKS))
+    """``wait`` (default) or ``fail``: see :data:`UNKNOWN_TASKS`."""
+    unknown_delay_min: float = UNKNOWN_DELAY_MIN_S
+    unknown_delay_max: float = UNKNOWN_DELAY_MAX_S
 
     def __post_init__(self) -> None:
-        for name in ("poll_interval", "batch_wait"):
+        for name in ("poll_interval", "batch_wait", "unknown_delay_min", "unknown_delay_max"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
                 raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")
+        if self.unknown_delay_min > self.unknown_delay_max:
+            raise ConfigurationError(
+                f"unknown_delay_min ({self.unknown_delay_min}s) must not exceed "
+                f"unknown_delay_max ({self.unknown_delay_max}s)"
+            )
+        if self.unknown_tasks not in ("wait", "fail"):
+            raise ConfigurationError(
+                f"unknown_tasks must be 'wait' or 'fail' (PGQUEUE_UNKNOWN_TASKS), got {self.unknown_tasks!r}"
+            )
 
 
 class ClaimedOn(enum.Enum):
@@ -103,6 +135,9 @@ class Producer(Service):
         self._claim_lock = threading.Lock()
         self._batch_min = wake.batch_min
         self.claimer = claims.Claimer(worker_id, queues, lease_s)
+        self._unknown_logged: dict[str, float] = {}
+        self.unknown_handed_back = 0
+        """Jobs of tasks this worker does not know, handed back untouched so far."""
 
     def _interrupt(self) -> None:
         self.wake.stop()
@@ -121,6 +156,7 @@ class Producer(Service):
         timer_claim = True
         next_poll = time.monotonic() + cfg.poll_interval
         failures = 0
+        self.describe()
         while not wake.stopping:
             now = time.monotonic()
             poll_due = now >= next_poll
@@ -140,6 +176,7 @@ class Producer(Service):
                 wake.clear_due()
             if poll_due:
                 next_poll = now + cfg.poll_interval
+                self.describe()
             timer_claim = timer_claim or poll_due or timer_due
             try:
                 jobs, free = self._claim_round(backlog)
@@ -199,7 +236,16 @@ class Producer(Service):
         if not jobs:
             return jobs
         tasks = self.app.tasks
-        executions = [Execution(self.app, row, tasks.get(row.task), self.worker_id) for row in jobs]
+        runnable = jobs
+        if self.config.unknown_tasks == "wait" and any(row.task not in tasks for row in jobs):
+            unknown = [row for row in jobs if row.task not in tasks]
+            runnable = [row for row in jobs if row.task in tasks]
+            self._hand_back_unknown(unknown, conn)
+        # The caller sees every claimed job (the claim was full or short as claimed):
+        # a batch of unknown tasks must not make it think nothing more is due.
+        if not runnable:
+            return jobs
+        executions = [Execution(self.app, row, tasks.get(row.task), self.worker_id) for row in runnable]
         if traces:
             for ex in executions:
                 ex.trace = traces.get(ex.row.id)
@@ -241,6 +287,70 @@ class Producer(Service):
         if result is not ClaimedOn.CLAIMED:
             self.wake.notified()
         return result
+
+    # --- jobs of tasks this worker does not know ---------------------------------------------
+    def _hand_back_unknown(self, rows: list[JobRow], conn: psycopg.Connection[Any] | None) -> None:
+        """Hand back ``rows`` untouched (attempt refunded), claimable again after a delay
+        that grows with their age; a worker that knows their task picks them up. A failed
+        hand-back leaves them to the rescue when their lease expires (attempt counted,
+        as for any lost worker). Hold ``_claim_lock``."""
+        cfg = self.config
+        params = {
+            "ids": [r.id for r in rows],
+            "attempts": [r.attempt for r in rows],
+            "worker": self.worker_id,
+            "min_s": cfg.unknown_delay_min,
+            "max_s": cfg.unknown_delay_max,
+            "growth": UNKNOWN_DELAY_GROWTH,
+        }
+        try:
+            if conn is None:
+                with self._pool.connection() as pooled_conn:
+                    done = pooled_conn.execute(query("unknown_handback"), params).fetchall()
+            else:
+                with WATCHDOG.guard(conn, POOL_BLOCK_DEADLINE_S):
+                    done = conn.execute(query("unknown_handback"), params).fetchall()
+        except psycopg.Error as exc:
+            log.warning(
+                "could not hand back %s job(s) of unknown tasks (%s); their leases will expire",
+                len(rows),
+                exc,
+            )
+            return
+        delays = dict((r[0], float(r[1])) for r in done)
+        self.unknown_handed_back += len(delays)
+        now = time.monotonic()
+        for row in rows:
+            if row.id not in delays:
+                continue
+            last = self._unknown_logged.get(row.task)
+            level = logging.WARNING if last is None or now - last >= UNKNOWN_LOG_S else logging.DEBUG
+            if level == logging.WARNING:
+                self._unknown_logged[row.task] = now
+            log.log(
+                level,
+                "job %s: task %r is not registered on this worker; handed back untouched "
+                "(attempt not counted), claimable again in %.1fs. Start a worker whose app "
+                "registers it, or set PGQUEUE_UNKNOWN_TASKS=fail to let such jobs fail",
+                row.id, row.task, delays[row.id],
+                extra={"job_id": row.id, "task": row.task, "queue": row.queue, "attempt": row.attempt - 1},
+            )  # fmt: skip
+        self._reporter.unknown(rows, delays)
+        if delays:
+            self.wake.due_in(min(delays.values()))
+
+    def describe(self) -> None:
+        """Record in this worker's registry row what it can run (the app's task names and
+        its pool); a write only when the row lacks it. Never raises."""
+        tasks = sorted(self.app.tasks)
+        pool = str(getattr(getattr(self._executor, "config", None), "pool", "thread"))
+        try:
+            with self._pool.connection() as conn:
+                conn.execute(
+                    query("worker_describe"), {"worker": self.worker_id, "tasks": Jsonb(tasks), "pool": pool}
+                )
+        except psycopg.Error as exc:
+            log.debug("could not record this worker's tasks (%s); retrying at the next poll", exc)
 
     def _schedule_next_due(self) -> None:
         with self._pool.connection() as conn:

@@ -11,6 +11,7 @@ import logging
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
+from ..job import JobRow
 from .events import EventHook, WorkerEvent, WorkerStats, emit
 from .execution import Execution
 from .messages import Written
@@ -120,6 +121,18 @@ class Reporter:
         )
         if self.on_event is not None:
             emit(self.on_event, WorkerEvent("fenced_out", o.job_id, task, queue, o.attempt, o.kind.value))
+
+    def unknown(self, rows: list[JobRow], delays: dict[int, float]) -> None:
+        """Jobs of tasks this worker does not know were handed back untouched (their
+        attempt refunded); ``delays``: seconds until each is claimable again (a row
+        missing from it was not this worker's any more). Event kind ``unknown_task``."""
+        if self.on_event is None:
+            return
+        for row in rows:
+            if row.id in delays:
+                detail = f"handed back, claimable again in {delays[row.id]:.1f}s"
+                event = WorkerEvent("unknown_task", row.id, row.task, row.queue, row.attempt - 1, detail)
+                emit(self.on_event, event)
 
     def rescued(self, jobs: Iterable[RescuedJob]) -> None:
         for job in jobs:

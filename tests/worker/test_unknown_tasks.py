@@ -1,0 +1,130 @@
+"""Rolling deploys (invariant 10): a worker never spends an attempt on a task it does not
+know. Real `pgqueue work` processes: an old release's worker hands such a job back
+untouched, records what it can run in its registry row (`pgqueue workers ls --tasks`,
+`pgqueue tasks ls`), doctor names the job, and a worker of the new release runs it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import psycopg
+import pytest
+
+import pgqueue
+from tests.helpers import wait_for
+from tests.worker import rolling_app
+from tests.worker.conftest import ROOT, Workers
+
+OLD = "tests.worker.rolling_app:old"
+NEW = "tests.worker.rolling_app:new"
+
+
+@pytest.fixture
+def new_app(dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[pgqueue.App]:
+    """The new release's app (the web tier that enqueues), on this test's database."""
+    monkeypatch.setattr(rolling_app.new, "_dsn", dsn)
+    monkeypatch.setattr(rolling_app.new, "_resolved_dsn", None)
+    yield rolling_app.new
+    rolling_app.new.close()
+
+
+def _cli(dsn: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, PYTHONPATH=str(ROOT))
+    env.pop("DATABASE_URL", None)
+    return subprocess.run(
+        [sys.executable, "-m", "pgqueue.cli", "--dsn", dsn, *args],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+
+
+def _job(conn: psycopg.Connection, job_id: int) -> dict[str, Any]:
+    row = conn.execute(
+        "SELECT state, attempt, started_at IS NOT NULL, jsonb_array_length(errors), last_error, "
+        "run_at > created_at FROM pgqueue.jobs WHERE id = %s",
+        (job_id,),
+    ).fetchone()
+    assert row is not None
+    keys = ("state", "attempt", "claimed", "errors", "last_error", "delayed")
+    return dict(zip(keys, row, strict=True))
+
+
+def _tasks_of_live_workers(conn: psycopg.Connection) -> list[list[str] | None]:
+    rows = conn.execute(
+        "SELECT meta -> 'tasks' FROM pgqueue.workers WHERE expires_at > now() AND NOT stopping"
+    ).fetchall()
+    return [r[0] for r in rows]
+
+
+def test_an_unknown_task_waits_untouched_for_a_worker_that_knows_it(
+    dsn: str, conn: psycopg.Connection, workers: Workers, new_app: pgqueue.App
+) -> None:
+    workers.start("-q", "rolling", "--concurrency", "2", app=OLD)
+    wait_for(lambda: _tasks_of_live_workers(conn) == [["rolling.known"]], timeout=30)
+
+    waiting = rolling_app.added.enqueue(7)  # the new web tier, before the workers update
+    control = rolling_app.known.enqueue(1)
+    assert control.result(timeout=30) == 2
+
+    # The old worker claimed it, and handed it back untouched: no attempt spent, no error.
+    wait_for(lambda: _job(conn, waiting.id)["claimed"], timeout=30)
+    seen = _job(conn, waiting.id)
+    assert seen == {"state": "queued", "attempt": 0, "claimed": True, "errors": 0, "last_error": None,
+                    "delayed": True}  # fmt: skip
+    # Handed back again and again while it waits: still no attempt spent.
+    claimed_at = conn.execute("SELECT started_at FROM pgqueue.jobs WHERE id = %s", (waiting.id,)).fetchone()
+    wait_for(
+        lambda: conn.execute(
+            "SELECT started_at > %s FROM pgqueue.jobs WHERE id = %s", (claimed_at[0], waiting.id)
+        ).fetchone() == (True,),
+        timeout=30,
+    )
+    assert _job(conn, waiting.id)["attempt"] == 0
+    assert "'rolling.added' is not registered on this worker" in workers.log(0)
+
+    # What the workers can run, and what none can.
+    listed = json.loads(_cli(dsn, "workers", "ls", "--json").stdout)
+    assert [(w["tasks"], w["queues"], w["concurrency"], w["pool"]) for w in listed] == [
+        (["rolling.known"], ["rolling"], 2, "thread")
+    ]
+    table = _cli(dsn, "workers", "ls", "--tasks")
+    assert table.returncode == 0 and "rolling.known" in table.stdout
+    tasks = json.loads(_cli(dsn, "tasks", "ls", "--json").stdout)
+    assert [(t["task"], t["workers"], t["queues"]) for t in tasks] == [("rolling.known", 1, ["rolling"])]
+    doctor = _cli(dsn, "doctor", "--json")
+    checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
+    assert checks["unrunnable"]["status"] == "ok"  # younger than the 5-minute default
+    doctor = _cli(dsn, "doctor", "--json", "--unrunnable-age", "1s")
+    assert doctor.returncode == 1
+    unrunnable = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}["unrunnable"]
+    assert unrunnable["status"] == "warn" and unrunnable["data"]["jobs"] == 1
+    assert "rolling.added on rolling (1)" in unrunnable["detail"]
+
+    # The new release's worker starts: the job runs, on its first attempt.
+    new_worker = workers.start("-q", "rolling", "--concurrency", "2", app=NEW)
+    assert waiting.result(timeout=60)["pid"] == new_worker.pid
+    assert _job(conn, waiting.id)["attempt"] == 1
+    doctor = _cli(dsn, "doctor", "--json", "--unrunnable-age", "1s")
+    assert {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}["unrunnable"]["status"] == "ok"
+
+
+def test_failing_unknown_tasks_is_an_explicit_opt_in(
+    conn: psycopg.Connection, workers: Workers, new_app: pgqueue.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PGQUEUE_UNKNOWN_TASKS", "fail")
+    workers.start("-q", "rolling", app=OLD)
+    job = rolling_app.added.configure(max_attempts=1).enqueue(1)
+    with pytest.raises(pgqueue.JobFailed, match="UnknownTask"):
+        job.result(timeout=30)
+    assert _job(conn, job.id)["attempt"] == 1
+
+
+def test_a_bad_unknown_tasks_setting_is_refused(workers: Workers, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PGQUEUE_UNKNOWN_TASKS", "drop")
+    proc = workers.start("-q", "rolling", app=OLD)
+    assert proc.wait(timeout=30) != 0
+    assert "unknown_tasks must be 'wait' or 'fail'" in workers.log(0)
