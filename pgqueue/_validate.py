@@ -134,6 +134,16 @@ def validate_task_options(opts: TaskOptions) -> None:
     check_max_attempts(opts.max_attempts)
     if opts.timeout is not None and not opts.timeout > 0:
         raise InvalidOption(f"timeout must be > 0 seconds or None, got {opts.timeout!r}")
+    soft = opts.soft_timeout
+    if soft is not None and not (isinstance(soft, int | float) and not isinstance(soft, bool) and soft > 0):
+        raise InvalidOption(f"soft_timeout must be > 0 seconds or None, got {soft!r}")
+    if soft is not None and opts.timeout is not None and not soft < opts.timeout:
+        raise InvalidOption(
+            f"soft_timeout ({soft}s) must be shorter than timeout ({opts.timeout}s): the soft "
+            "limit raises inside the task first, the hard one kills it"
+        )
+    if opts.pool not in (None, "thread", "process"):
+        raise InvalidOption(f"pool must be 'thread', 'process' or None, got {opts.pool!r}")
     if opts.unique_key is not None and not callable(opts.unique_key):
         check_unique_key(opts.unique_key)
     check_tags(opts.tags)

@@ -48,7 +48,15 @@ class TaskOptions:
     """Higher runs first (``pgqueue.HIGH=10``, ``NORMAL=0``, ``LOW=-10``); a smallint."""
     max_attempts: int = 5
     timeout: float | None = None
-    """Seconds one attempt may run before it is failed (None: no limit)."""
+    """Seconds one attempt may run before it is failed (None: no limit). In the process
+    pool a hard limit (the child is killed); on threads ``ctx.cancelled`` turns true and
+    the attempt fails once the function returns."""
+    soft_timeout: float | None = None
+    """Process pool: seconds after which TimeoutError is raised inside the task (SIGALRM),
+    so it can clean up before the hard ``timeout`` (None: none)."""
+    pool: Literal["thread", "process"] | None = None
+    """Pins the task's sync attempts to the thread or the process pool (None: the
+    worker's ``--pool``). Async tasks always run on the worker's event loop."""
     bind: bool = False
     """Pass a :class:`~pgqueue.Context` as the first argument."""
     transactional: bool = False

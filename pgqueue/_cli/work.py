@@ -50,6 +50,20 @@ def register(app: typer.Typer) -> None:
             default("concurrency"), "--concurrency", "-c", help="Jobs run at once per process."
         ),
         processes: int = typer.Option(1, "--processes", "-p", help="Worker processes under one supervisor."),
+        pool: str = typer.Option(
+            default("pool"),
+            "--pool",
+            help="Where sync tasks run: thread, or process (pre-forked children the worker can kill).",
+        ),
+        pool_size: int | None = typer.Option(
+            None, "--pool-size", help="Process pool: children per worker process (default: CPU count)."
+        ),
+        max_tasks_per_child: int | None = typer.Option(
+            None, "--max-tasks-per-child", help="Process pool: replace a child after this many jobs."
+        ),
+        max_memory_per_child: float | None = typer.Option(
+            None, "--max-memory-per-child", help="Process pool: replace a child above this resident MB."
+        ),
         shutdown_timeout: float = typer.Option(
             default("shutdown_timeout"),
             "--shutdown-timeout",
@@ -104,6 +118,10 @@ def register(app: typer.Typer) -> None:
                 ("--app", app_spec),
                 ("--queues", queues),
                 ("--concurrency", concurrency),
+                ("--pool", pool),
+                ("--pool-size", pool_size),
+                ("--max-tasks-per-child", max_tasks_per_child),
+                ("--max-memory-per-child", max_memory_per_child),
                 ("--shutdown-timeout", shutdown_timeout),
                 ("--poll-interval", poll_interval),
                 ("--lease", lease),
@@ -131,6 +149,10 @@ def register(app: typer.Typer) -> None:
             dsn=dsn,
             queues=[q.strip() for q in queues.split(",") if q.strip()] if queues else None,
             concurrency=concurrency,
+            pool=pool,
+            pool_size=pool_size,
+            max_tasks_per_child=max_tasks_per_child,
+            max_memory_per_child=max_memory_per_child,
             shutdown_timeout=shutdown_timeout,
             poll_interval=poll_interval,
             lease=lease,

@@ -12,7 +12,7 @@ from typing import Any, Final
 from .._maintenance.config import RESCUE_INTERVAL_S, RETENTION_INTERVAL_S, MaintenanceConfig
 from ..errors import ConfigurationError
 from .completer import CompleterConfig
-from .executor import CONCURRENCY, ExecutorConfig
+from .executor import CONCURRENCY, POOL, ExecutorConfig
 from .heartbeat import HEARTBEAT_INTERVAL_S, LEASE_S, HeartbeatConfig
 from .notifier import NotifierConfig
 from .producer import POLL_INTERVAL_S, ProducerConfig
@@ -22,6 +22,7 @@ __all__ = [
     "HEARTBEAT_INTERVAL_S",
     "LEASE_S",
     "POLL_INTERVAL_S",
+    "POOL",
     "RESCUE_INTERVAL_S",
     "RETENTION_INTERVAL_S",
     "SHUTDOWN_TIMEOUT_S",
@@ -45,6 +46,14 @@ class WorkerConfig:
 
     queues: tuple[str, ...] | None = None
     concurrency: int = CONCURRENCY
+    pool: str = POOL
+    """Where sync tasks run: "thread", or "process" (pre-forked children; see executor.py)."""
+    pool_size: int | None = None
+    """Process pool: children (None: the CPU count, at most ``concurrency``)."""
+    max_tasks_per_child: int | None = None
+    """Process pool: jobs a child runs before it is replaced (None: no limit)."""
+    max_memory_per_child: float | None = None
+    """Process pool: resident MB above which a child is replaced after its job."""
     poll_interval: float = POLL_INTERVAL_S
     lease: float = LEASE_S
     heartbeat_interval: float = HEARTBEAT_INTERVAL_S
@@ -75,7 +84,13 @@ class WorkerConfig:
 
     @property
     def executor(self) -> ExecutorConfig:
-        return ExecutorConfig(concurrency=self.concurrency)
+        return ExecutorConfig(
+            concurrency=self.concurrency,
+            pool=self.pool,
+            pool_size=self.pool_size,
+            max_tasks_per_child=self.max_tasks_per_child,
+            max_memory_per_child=self.max_memory_per_child,
+        )
 
     @property
     def producer(self) -> ProducerConfig:

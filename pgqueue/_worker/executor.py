@@ -1,8 +1,10 @@
 """The executor: runs attempts in the worker's execution slots and holds them until their
 outcomes are written.
 
-Sync tasks run on a pool of threads (:mod:`.threads`), ``async def`` tasks on one event
-loop; both share the slots. An attempt is *held* from its claim until the completer has
+Sync tasks run on a pool of threads (:mod:`.threads`) or, with ``pool="process"`` (the
+worker's ``--pool process`` or a task's ``pool=`` option), in pre-forked child processes
+(:mod:`.processes`); ``async def`` tasks on one event loop; all share the slots. An
+attempt is *held* from its claim until the completer has
 written its outcome (:meth:`Executor.forget`): the heartbeat extends the leases of held
 jobs, and a cancel finds its job here. The service's own thread is the deadline
 watchdog of sync attempts with a ``timeout``.
@@ -12,7 +14,9 @@ interrupted (Python cannot kill a thread), so at its deadline ``ctx.cancelled`` 
 and the attempt is marked timed out; it keeps its slot and its lease until the function
 returns, and only then is it failed with a TimeoutError (retried or dead by the usual
 rules; whatever it returned is dropped). No attempt of a job starts while an earlier one
-may still run.
+may still run. In the process pool the deadline is hard: the child is killed and replaced,
+and the attempt fails with TimeoutError once it is gone (``soft_timeout`` raises inside
+the task first).
 """
 
 from __future__ import annotations
@@ -22,17 +26,24 @@ import concurrent.futures
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..errors import ConfigurationError
 from . import outcome as oc
 from .execution import Execution
+from .processes import ProcessRunner
 from .service import Service
 from .threads import ThreadRunner
+
+if TYPE_CHECKING:
+    import uuid
+
+    from ..app import App
 
 log = logging.getLogger("pgqueue.worker")
 
@@ -51,17 +62,54 @@ Freed = Callable[[int, int], None]
 """Called with (busy, free) slots whenever a slot frees."""
 
 
+POOL: Final = "thread"
+"""Where sync tasks run: "thread" (a thread per slot) or "process" (pre-forked children the
+worker can kill: hard timeouts, cancels, recycling). A task's ``pool=`` option wins."""
+
+POOLS: Final = ("thread", "process")
+
+STOP_PROCESSES_S: Final = 5.0
+"""At shutdown past its timeout, how long killed pool children get to be reaped."""
+
+
+def _positive_int(name: str, value: object, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be an int >= 1{' or None' if optional else ''}, got {value!r}")
+
+
 @dataclass(frozen=True, slots=True)
 class ExecutorConfig:
-    """``concurrency``: execution slots of this process. Raises ConfigurationError."""
+    """``concurrency``: execution slots of this process. ``pool``: where sync tasks run
+    (POOL). Process pool: ``pool_size`` children (None: the CPU count, at most
+    ``concurrency``), each holding up to concurrency / pool_size jobs;
+    ``max_tasks_per_child`` jobs per child and ``max_memory_per_child`` MB of resident
+    memory (checked after each job) before it is replaced (None: no limit). Raises
+    ConfigurationError naming the bad field."""
 
     concurrency: int = CONCURRENCY
+    pool: str = POOL
+    pool_size: int | None = None
+    max_tasks_per_child: int | None = None
+    max_memory_per_child: float | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.concurrency, bool) or not isinstance(self.concurrency, int):
-            raise ConfigurationError(f"concurrency must be an int, got {self.concurrency!r}")
-        if self.concurrency < 1:
-            raise ConfigurationError(f"concurrency must be >= 1, got {self.concurrency}")
+        _positive_int("concurrency", self.concurrency)
+        if self.pool not in POOLS:
+            raise ConfigurationError(f"pool must be 'thread' or 'process', got {self.pool!r}")
+        _positive_int("pool_size", self.pool_size, optional=True)
+        _positive_int("max_tasks_per_child", self.max_tasks_per_child, optional=True)
+        mem = self.max_memory_per_child
+        if mem is not None and (isinstance(mem, bool) or not isinstance(mem, int | float) or not mem > 0):
+            raise ConfigurationError(f"max_memory_per_child must be MB > 0 or None, got {mem!r}")
+
+    @property
+    def children(self) -> int:
+        """Children of the process pool."""
+        if self.pool_size is not None:
+            return self.pool_size
+        return max(1, min(self.concurrency, os.cpu_count() or 1))
 
 
 class Executor(Service):
@@ -70,7 +118,15 @@ class Executor(Service):
 
     name = "executor"
 
-    def __init__(self, config: ExecutorConfig, on_settled: Settled, on_free: Freed) -> None:
+    def __init__(
+        self,
+        config: ExecutorConfig,
+        on_settled: Settled,
+        on_free: Freed,
+        *,
+        app: App | None = None,
+        worker_id: uuid.UUID | None = None,
+    ) -> None:
         super().__init__()
         self.config = config
         self.concurrency = config.concurrency
@@ -85,6 +141,15 @@ class Executor(Service):
         self._held: dict[int, Execution] = {}
         self._held_lock = threading.Lock()
         self._threads = ThreadRunner(config.concurrency, self._settle, self._release)
+        self._processes: ProcessRunner | None = None
+        self._in_processes: set[int] = set()
+        if app is not None and worker_id is not None and _uses_processes(config, app):
+            n = config.children
+            self._processes = ProcessRunner(
+                app, worker_id, n, -(-config.concurrency // n), self._settle, self._release,
+                on_started=self._process_started, max_tasks=config.max_tasks_per_child,
+                max_memory_mb=config.max_memory_per_child,
+            )  # fmt: skip
         self._loop: asyncio.AbstractEventLoop | None = None
         self._deadlines: list[tuple[float, int, Execution]] = []
         self._draining = False
@@ -95,6 +160,8 @@ class Executor(Service):
         if self._thread is not None:
             return
         self._threads.start()
+        if self._processes is not None:
+            self._processes.start()
         self._loop = asyncio.new_event_loop()
         threading.Thread(target=self._loop.run_forever, name="pgqueue-async", daemon=True).start()
         super().start()
@@ -105,6 +172,8 @@ class Executor(Service):
         if self._thread is None:
             return
         self._threads.stop()
+        if self._processes is not None:
+            self._processes.stop()
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._loop.stop)
         super().stop(timeout)
@@ -134,6 +203,11 @@ class Executor(Service):
             finally:
                 self._notify_free = 1
             return self.concurrency - self._busy
+
+    @property
+    def processes(self) -> ProcessRunner | None:
+        """The process pool (None when no task runs in one)."""
+        return self._processes
 
     def unsettled(self) -> list[Execution]:
         with self._lock:
@@ -210,7 +284,7 @@ class Executor(Service):
         for ex in waiting:
             ex.handing_back = True
             self.cancel(ex)
-        stuck = [ex for ex in self.unsettled() if not ex.is_async]
+        stuck = [ex for ex in self.unsettled() if not self._stoppable(ex)]
         if stuck:
             log.warning(
                 "%s sync job(s) still running after the shutdown timeout: their threads cannot be "
@@ -222,14 +296,20 @@ class Executor(Service):
                 "rescued when their leases expire)",
             )
         # A cancelled async attempt frees its slot at once but settles its hand-back when
-        # its coroutine has unwound: wait for that, so the completer's flush writes it.
-        waiting = [ex for ex in waiting if ex.is_async]
+        # its coroutine has unwound, a killed pool child's when it is reaped: wait for
+        # that, so the completer's flush writes it.
+        waiting = [ex for ex in waiting if self._stoppable(ex)]
+        bound = STOP_PROCESSES_S if any(not ex.is_async for ex in waiting) else ASYNC_STOP_S
         with self._lock:
-            self._lock.wait_for(lambda: all(ex.settled for ex in waiting), ASYNC_STOP_S)
+            self._lock.wait_for(lambda: all(ex.settled for ex in waiting), bound)
         if linger:
             self.wait_idle(None)
             return 0
-        return len([ex for ex in self.unsettled() if not ex.is_async])
+        return len([ex for ex in self.unsettled() if not self._stoppable(ex)])
+
+    def _stoppable(self, ex: Execution) -> bool:
+        """Async attempts and those in the process pool can be stopped; threads cannot."""
+        return ex.is_async or id(ex) in self._in_processes
 
     # --- running --------------------------------------------------------------------------
     def submit(self, ex: Execution) -> None:
@@ -245,27 +325,53 @@ class Executor(Service):
                 self._futures[id(ex)] = fut
             fut.add_done_callback(lambda _f, ex=ex: self._release(ex))  # type: ignore[misc]
             return
-        if ex.deadline is not None:
+        if self._processes is not None and self._in_process(ex):
             with self._lock:
-                first = not self._deadlines or ex.deadline < self._deadlines[0][0]
-                heapq.heappush(self._deadlines, (ex.deadline, next(self._seq), ex))
-            if first:
-                self.kick()
+                self._in_processes.add(id(ex))
+            ex.deadline = None  # counted from its start in a child (_process_started)
+            self._processes.submit(ex)
+            return
+        if ex.deadline is not None:
+            self._push_deadline(ex, ex.deadline)
         self._threads.submit(ex)
 
+    def _in_process(self, ex: Execution) -> bool:
+        task = ex.task
+        if task is None:
+            return False  # fails at once with UnknownTask, on a thread
+        return (task.options.pool or self.config.pool) == "process"
+
+    def _push_deadline(self, ex: Execution, deadline: float) -> None:
+        with self._lock:
+            first = not self._deadlines or deadline < self._deadlines[0][0]
+            heapq.heappush(self._deadlines, (deadline, next(self._seq), ex))
+        if first:
+            self.kick()
+
+    def _process_started(self, ex: Execution) -> None:
+        timeout = ex.task.options.timeout if ex.task is not None else None
+        if timeout is not None:
+            ex.deadline = ex.started + timeout
+            self._push_deadline(ex, ex.deadline)
+
     def cancel(self, ex: Execution) -> None:
-        """Ask an attempt to stop: async tasks are cancelled, sync ones see ctx.cancelled."""
+        """Ask an attempt to stop: async tasks are cancelled, sync ones see ctx.cancelled,
+        those in the process pool are stopped (their child killed if they run)."""
         ex.cancel.set()
         with self._lock:
             fut = self._futures.get(id(ex))
+            pooled = id(ex) in self._in_processes
         if fut is not None:
             fut.cancel()
+        if pooled and self._processes is not None:
+            self._processes.stop_attempt(ex)
 
     def _release(self, ex: Execution) -> None:
         with self._lock:
             self._busy -= 1
             self._running.pop(id(ex), None)
             self._futures.pop(id(ex), None)
+            self._in_processes.discard(id(ex))
             # Wake waiters only when what they wait for can be true: a producer waiting
             # for half the slots is not woken (and the GIL not passed) once per job.
             if self._busy == 0 or self.concurrency - self._busy >= self._notify_free:
@@ -312,6 +418,9 @@ class Executor(Service):
                     return wait
                 _, _, ex = heapq.heappop(self._deadlines)
             if not ex.settled:
+                if ex.deadline is not None and ex.deadline > time.monotonic() + 0.001:
+                    self._push_deadline(ex, ex.deadline)  # restarted in a pool child
+                    continue
                 try:
                     self._timed_out(ex)
                 except Exception:
@@ -324,6 +433,15 @@ class Executor(Service):
         # not now: until then the attempt keeps its slot and its lease (the heartbeat goes
         # on), so no retry can start while this one still runs.
         ex.expired = TimeoutError(f"task {ex.row.task!r} exceeded its timeout of {timeout}s")
+        with self._lock:
+            pooled = id(ex) in self._in_processes
+        if pooled and self._processes is not None:
+            log.warning(
+                "job %s timed out after %ss; killing its process pool child",
+                ex.row.id, timeout, extra=ex.extra(),
+            )  # fmt: skip
+            self._processes.stop_attempt(ex)
+            return
         ex.cancel.set()
         log.warning(
             "job %s timed out after %ss; ctx.cancelled is set, and the attempt keeps its slot and "
@@ -332,3 +450,11 @@ class Executor(Service):
             timeout,
             extra=ex.extra(),
         )
+
+
+def _uses_processes(config: ExecutorConfig, app: App) -> bool:
+    """Whether any sync task of ``app`` runs in the process pool."""
+    for task in app.tasks.values():
+        if task.options.pool == "process" or (task.options.pool is None and config.pool == "process"):
+            return True
+    return False

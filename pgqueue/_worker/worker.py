@@ -61,7 +61,8 @@ class Worker:
     this worker makes (from worker threads; keep it quick).
 
     Settings are those of :class:`~pgqueue._worker.config.WorkerConfig` (``queues``,
-    ``concurrency``, ``poll_interval``, ``lease``, ``heartbeat_interval``,
+    ``concurrency``, ``pool``, ``pool_size``, ``max_tasks_per_child``,
+    ``max_memory_per_child``, ``poll_interval``, ``lease``, ``heartbeat_interval``,
     ``rescue_interval``, ``shutdown_timeout``, ``listen``, ``listen_dsn``,
     ``stop_when_idle``). ``dsn`` defaults to the app's.
     Raises ConfigurationError for bad settings and SchemaOutOfDate when the database
@@ -104,7 +105,9 @@ class Worker:
         self._stopped = threading.Event()
         self.wake = Wake(max(1, config.concurrency // 2), eager=config.stop_when_idle)
         self.reporter = Reporter(app.hooks, on_event, self.stats, self.wake)
-        self.executor = Executor(config.executor, self.reporter.settled, self.wake.slot_freed)
+        self.executor = Executor(
+            config.executor, self.reporter.settled, self.wake.slot_freed, app=app, worker_id=self.id
+        )
         self._services: list[Service] = []
         self.notifier: Notifier | None = None
 
