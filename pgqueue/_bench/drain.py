@@ -2,7 +2,9 @@
 statistics autovacuum leaves after the backlog arrived, and with those of an empty
 table), ``drain-backlog-growth`` (the first jobs of a 10k, 100k and 1M backlog),
 ``history`` (the same with finished jobs retained), ``retries`` (5% fail once, 0.5%
-always) and ``ceiling`` (a bare-SQL claim/complete loop, the reference on this box)."""
+always), ``drain-process`` (the same drain with ``--pool process``: sync jobs in the
+worker's pre-forked children, judged against the thread pool of the same run) and
+``ceiling`` (a bare-SQL claim/complete loop, the reference on this box)."""
 
 from __future__ import annotations
 
@@ -44,12 +46,14 @@ def seed(
         probe.run("bench_vacuum")
 
 
-def run_workers(probe: Probe, jobs: int, processes: int, concurrency: int | None) -> Drained:
+def run_workers(
+    probe: Probe, jobs: int, processes: int, concurrency: int | None, extra: tuple[str, ...] = ()
+) -> Drained:
     """Start the workers on the seeded backlog and wait until every job is finished; the
     rate is finished jobs / (last finish - first start) on the database clock."""
     since = probe.one("bench_now")
     before = probe.snapshot()
-    with Workers(probe.dsn, processes=processes, concurrency=concurrency) as w:
+    with Workers(probe.dsn, processes=processes, concurrency=concurrency, extra=extra) as w:
         deadline = time.monotonic() + DRAIN_TIMEOUT_S
         while probe.one("bench_pending", {"queue": QUEUE}):
             if time.monotonic() > deadline:
@@ -84,6 +88,40 @@ def drain(
         rates,
         counters=counters,
         extra={"processes": processes, "concurrency": concurrency, "stats": stats},
+    )
+
+
+def drain_process(
+    probe: Probe, jobs: int, concurrency: int | None, pool_size: int, runs: int, thread_rate: float | None
+) -> Result:
+    """The ``drain`` of no-op sync jobs by one worker process with ``--pool process
+    --pool-size pool_size``; goal: >= 0.5x the best one-process thread drain of this run."""
+    rates: list[float] = []
+    counters: dict[str, Any] = {}
+    extra = ("--pool", "process", "--pool-size", str(pool_size))
+    for _ in range(runs):
+        probe.reset()
+        seed(probe, jobs)
+        d = run_workers(probe, jobs, 1, concurrency, extra)
+        rates.append(d.rate)
+        counters = counters or d.counters
+    rate = median(rates)
+    label = "default" if concurrency is None else str(concurrency)
+    info: dict[str, Any] = {"processes": 1, "concurrency": concurrency, "pool_size": pool_size}
+    met = None
+    if thread_rate:
+        info["ratio_to_thread"] = round(rate / thread_rate, 3)
+        info["thread_rate"] = round(thread_rate, 1)
+        met = rate >= 0.5 * thread_rate
+    return Result(
+        "drain-process",
+        f"{jobs:,} no-op, --pool process, {pool_size} child(ren), 1 proc x concurrency {label}",
+        rate,
+        rates,
+        counters=counters,
+        goal=">= 0.5x the thread pool (1 proc, same run)",
+        met=met,
+        extra=info,
     )
 
 

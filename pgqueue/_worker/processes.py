@@ -164,7 +164,10 @@ class ProcessRunner:
     def submit(self, ex: Execution) -> None:
         with self._cond:
             self._backlog.append(ex)
-            self._cond.notify_all()
+            # A non-empty backlog is already the dispatcher's business (it is running, or
+            # waits for a child to free up): waking it per job would cost a GIL handover each.
+            if len(self._backlog) == 1:
+                self._cond.notify_all()
 
     def holds(self, ex: Execution) -> bool:
         with self._cond:
@@ -275,18 +278,21 @@ class ProcessRunner:
                 msg = child.conn.recv()
             except (EOFError, OSError):
                 break
-            for item in msg:
-                kind = item[0]
-                if kind == "bye":
-                    child.bye = True
-                    log.info("process pool: child %s recycled (%s)", child.pid, item[1])
-                    continue
-                with self._cond:
+            finished: list[tuple[Execution, Any]] = []
+            with self._cond:  # once per message, not once per job
+                for item in msg:
+                    if item[0] == "bye":
+                        child.bye = True
+                        log.info("process pool: child %s recycled (%s)", child.pid, item[1])
+                        continue
                     ex = child.inflight.popleft()
                     del self._where[id(ex)]
-                    child.exclusive = False
+                    finished.append((ex, item))
+                child.exclusive = False
+                if self._backlog or self._skip:  # only then has the dispatcher work to do
                     self._cond.notify_all()
-                if kind == "skipped":
+            for ex, item in finished:
+                if item[0] == "skipped":
                     outcome = ex.failure(WorkerLost("attempt stopped before it started"))
                 else:
                     _, child_outcome, duration, error = item
