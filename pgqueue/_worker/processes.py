@@ -122,7 +122,7 @@ class ProcessRunner:
         self._backlog: collections.deque[Execution] = collections.deque()
         self._children: dict[int, _Child] = {}
         self._where: dict[int, _Child] = {}  # id(ex) -> child holding it
-        self._skip: dict[int, list[int]] = {}  # pid -> job ids to skip
+        self._skip: dict[int, list[Execution]] = {}  # pid -> queued attempts to skip
         self._spawn = 0
         self._stopping = False
         self._thread: threading.Thread | None = None
@@ -191,7 +191,7 @@ class ProcessRunner:
                 if seq == begun:
                     kill = child.pid
                 elif seq > begun:
-                    self._skip.setdefault(child.pid, []).append(ex.row.id)
+                    self._skip.setdefault(child.pid, []).append(ex)
                     self._cond.notify_all()
         if drop:
             self._finish(ex, ex.failure(WorkerLost("attempt stopped before it started")))
@@ -203,6 +203,7 @@ class ProcessRunner:
     def _dispatch_loop(self, started: threading.Event) -> None:
         while True:
             sends: list[tuple[_Child, list[Any]]] = []
+            skipped: list[tuple[_Child, list[Execution]]] = []
             timed: list[Execution] = []
             with self._cond:
                 while self._spawn and not self._stopping:
@@ -215,7 +216,8 @@ class ProcessRunner:
                     batch: list[Any] = []
                     skips = self._skip.pop(child.pid, None)
                     if skips:
-                        batch.append(("skip", skips))
+                        batch.append(("skip", [ex.row.id for ex in skips]))
+                        skipped.append((child, skips))
                     while self._backlog and not child.bye and not child.exclusive:
                         if len(child.inflight) >= self.prefetch:
                             break
@@ -248,6 +250,14 @@ class ProcessRunner:
                     child.conn.send(batch)
                 except OSError:
                     pass  # the child is gone: its reader settles what it held
+            # A skipped attempt the child began before the skip reached it: stop it the
+            # hard way (its outcome follows from its flags, as for any stop).
+            for child, skips in skipped:
+                with self._cond:
+                    late = any(0 < _seq(child, ex) == _begun(child) for ex in skips)
+                if late:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(child.pid, signal.SIGKILL)
 
     def _fork(self) -> None:
         parent_end, child_end = Pipe(duplex=True)

@@ -16,6 +16,7 @@ import pytest
 
 import pgqueue
 from pgqueue._admin import cancel_jobs
+from pgqueue.errors import ConfigurationError, InvalidOption
 from tests.helpers import wait_for
 from tests.worker.conftest import Workers
 from tests.worker.test_no_double_runs import enqueue, job, overlaps, runs
@@ -240,3 +241,74 @@ def test_embedded_stop_kills_a_stuck_pool_job_and_hands_it_back(
     assert job(conn, job_id)[:2] == ("succeeded", 1)
     assert [a for a, _ in runs(conn, job_id)] == [1, 1]
     assert overlaps(conn) == 0
+
+
+@pytest.mark.chaos
+def test_a_sigkilled_worker_takes_its_pool_children_with_it(
+    exec_log: psycopg.Connection, workers: Workers
+) -> None:
+    """`--processes 2 --pool process`: SIGKILL the worker process (not the pool child) that
+    runs a job. Its pool child dies with it (no orphan goes on running the body), the
+    supervisor hands the job on at once, and the two executions do not overlap."""
+    conn = exec_log
+    sup = workers.start(
+        "--processes", "2", "--pool", "process", "--concurrency", "1", "--lease", "60", app=APP
+    )
+    registered = workers.wait_registered(2)
+    job_id = enqueue(conn, "p.stubborn", 3.0)
+    [(_, child)] = wait_for(lambda: runs(conn, job_id), timeout=30)
+    owner = _parent_of(child)
+    assert owner in {pid for _, pid in registered}
+    os.kill(owner, signal.SIGKILL)
+    wait_for(lambda: not _alive(child), timeout=10, interval=0.02)
+    wait_for(lambda: job(conn, job_id)[0] == "succeeded", timeout=60, interval=0.05)
+    state, attempt, errors = job(conn, job_id)
+    assert (state, attempt) == ("succeeded", 2)
+    assert [e["type"] for e in errors] == ["pgqueue.WorkerLost"]
+    assert [a for a, _ in runs(conn, job_id)] == [1, 2]
+    assert overlaps(conn) == 0
+    sup.send_signal(signal.SIGTERM)
+    assert sup.wait(timeout=60) == 0
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"soft_timeout": 5, "timeout": 5}, "must be shorter than timeout"),
+        ({"soft_timeout": 0}, "soft_timeout must be > 0"),
+        ({"pool": "fork"}, "pool must be"),
+    ],
+)
+def test_bad_pool_options_are_refused(options: dict[str, object], message: str) -> None:
+    app = pgqueue.App(dsn="postgresql://unused")
+    with pytest.raises(InvalidOption, match=message):
+        app.task(name="p.bad", **options)(lambda: None)  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"pool": "fork"}, "pool must be"),
+        ({"pool_size": 0}, "pool_size must be"),
+        ({"max_tasks_per_child": 0}, "max_tasks_per_child must be"),
+        ({"max_memory_per_child": -1}, "max_memory_per_child must be"),
+    ],
+)
+def test_bad_pool_settings_are_refused(settings: dict[str, object], message: str) -> None:
+    from pgqueue._worker.config import WorkerConfig
+
+    with pytest.raises(ConfigurationError, match=message):
+        WorkerConfig(**settings)  # type: ignore[arg-type]
