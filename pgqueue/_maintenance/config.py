@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .._admin.prune import Retention
 
 RESCUE_INTERVAL_S: Final = 5.0
 """How often the elected rescuer looks for expired leases. With the defaults a SIGKILLed
@@ -15,6 +18,10 @@ RETENTION_INTERVAL_S: Final = 60.0
 """How often a worker offers to prune finished jobs (one process at a time does it)."""
 TICK_PRUNE_INTERVAL_S: Final = 3600.0
 """How often a worker offers to delete old cron tick slots (one process at a time)."""
+TICK_RETENTION_S: Final = 86400.0
+"""Cron tick slots are kept this long (each schedule's newest is always kept): a slot only
+has to outlive any scheduler that could still race for its tick, and schedulers fire
+from the schedule's stored last fire time. A 1 s interval schedule keeps 86,400 rows."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,9 +35,14 @@ class MaintenanceConfig:
     retention: bool = True
     retention_interval: float = RETENTION_INTERVAL_S
     cron: bool = True
+    retention_policy: Retention | None = None
+    """How long finished jobs are kept (None: :class:`~pgqueue._admin.prune.Retention`'s
+    defaults)."""
+    tick_retention: float = TICK_RETENTION_S
+    tick_prune_interval: float = TICK_PRUNE_INTERVAL_S
 
     def __post_init__(self) -> None:
-        for name in ("rescue_interval", "retention_interval"):
+        for name in ("rescue_interval", "retention_interval", "tick_retention", "tick_prune_interval"):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
                 raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")

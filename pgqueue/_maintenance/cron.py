@@ -13,12 +13,13 @@ import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from psycopg.types.json import Jsonb
 
 from .._schedule import ScheduleDef, due_ticks, next_fire
 from .._sql import query
+from .config import TICK_RETENTION_S
 
 if TYPE_CHECKING:
     from ..app import App
@@ -27,7 +28,8 @@ log = logging.getLogger("pgqueue.cron")
 
 RELOAD_S = 30.0
 """Longest sleep between looks at the schedules table (picks up runtime changes)."""
-TICK_RETENTION_S = 7 * 86400.0
+TICK_PRUNE_BATCH: Final = 5000
+"""Tick slots deleted per statement while pruning."""
 ERROR_BACKOFF_S = 5.0
 
 Clock = Callable[[], datetime]
@@ -142,14 +144,22 @@ class Scheduler:
              "next_fire_at": following},
         )
 
-    def prune_ticks(self) -> int:
-        """Delete tick slots older than TICK_RETENTION_S; returns how many."""
+    def prune_ticks(self, keep_s: float | None = None) -> int:
+        """Delete tick slots older than ``keep_s`` (default TICK_RETENTION_S), keeping each
+        schedule's newest; returns how many."""
         with self.pool.connection() as conn:
-            return self.prune_ticks_on(conn)
+            return self.prune_ticks_on(conn, keep_s)
 
-    def prune_ticks_on(self, conn: Any) -> int:
-        deleted: int = conn.execute(query("cron_prune_ticks"), {"keep_s": TICK_RETENTION_S}).rowcount
-        return deleted
+    def prune_ticks_on(self, conn: Any, keep_s: float | None = None) -> int:
+        """:meth:`prune_ticks` on ``conn``, in batches of TICK_PRUNE_BATCH rows (one short
+        statement each, so a large backlog never holds locks long)."""
+        params = {"keep_s": TICK_RETENTION_S if keep_s is None else keep_s, "batch": TICK_PRUNE_BATCH}
+        total = 0
+        while True:
+            deleted: int = conn.execute(query("cron_prune_ticks"), params).rowcount
+            total += deleted
+            if deleted < TICK_PRUNE_BATCH:
+                return total
 
     # --- service ----------------------------------------------------------------------
     def start(self) -> None:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._worker.service import Service
 from . import election
-from .config import TICK_PRUNE_INTERVAL_S, MaintenanceConfig
+from .config import MaintenanceConfig
 from .cron import Scheduler
 from .rescuer import RescuedJob, Rescuer
 
@@ -80,13 +80,23 @@ class Maintenance(Service):
         if config.cron and app.schedules:
             self.scheduler = Scheduler(app, pool=pool, owner=worker_id)
             self._duties.append(_Duty("cron", now, self._cron))
-            self._duties.append(_Duty("cron ticks", now + TICK_PRUNE_INTERVAL_S, self._prune_ticks))
+            self._duties.append(_Duty("cron ticks", now + config.tick_prune_interval, self._prune_ticks))
         self._synced = False
+        self._quiesced = False
+
+    def quiesce(self) -> None:
+        """Shutdown has begun: start no more duties (no schedule tick fires from a worker
+        that is stopping; the rescue and pruning are other processes' to do). A duty under
+        way finishes. Idempotent; :meth:`stop` still ends the thread."""
+        self._quiesced = True
+        self._interrupt()
 
     def run_once(self) -> float | None:
-        """Every due duty; seconds until the next one is due."""
+        """Every due duty; seconds until the next one is due (None once quiesced)."""
         now = time.monotonic()
         for duty in self._duties:
+            if self._quiesced:
+                return None
             if duty.due > now:
                 continue
             try:
@@ -124,7 +134,7 @@ class Maintenance(Service):
         from .._admin.prune import run_retention
 
         with self._pool.connection() as conn:
-            run_retention(conn)
+            run_retention(conn, self.config.retention_policy)
         return self.config.retention_interval
 
     def _cron(self) -> float:
@@ -138,5 +148,5 @@ class Maintenance(Service):
         assert self.scheduler is not None
         with self._pool.connection() as conn, election.leader(conn, "cron-ticks") as elected:
             if elected:
-                self.scheduler.prune_ticks_on(conn)
-        return TICK_PRUNE_INTERVAL_S
+                self.scheduler.prune_ticks_on(conn, self.config.tick_retention)
+        return self.config.tick_prune_interval

@@ -1,0 +1,83 @@
+"""The maintenance service's bounds and its shutdown, on real Postgres."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import timedelta
+
+import psycopg
+import pytest
+
+import pgqueue
+from pgqueue._maintenance import cron
+from pgqueue._maintenance.config import MaintenanceConfig
+from pgqueue._maintenance.cron import Scheduler
+from pgqueue._maintenance.service import Maintenance
+from tests.soak import soak_app
+
+
+@pytest.fixture
+def soak(dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[pgqueue.App]:
+    monkeypatch.setattr(soak_app.app, "_dsn", dsn)
+    monkeypatch.setattr(soak_app.app, "_resolved_dsn", None)
+    yield soak_app.app
+    soak_app.app.close()
+
+
+def test_tick_pruning_is_batched_and_keeps_each_schedules_newest(
+    app: pgqueue.App, conn: psycopg.Connection
+) -> None:
+    conn.execute("INSERT INTO pgqueue.schedules (name, task, interval_s) VALUES ('a', 't', 1), ('b', 't', 1)")
+    old = cron.TICK_PRUNE_BATCH * 2 + 7
+    conn.execute(
+        "INSERT INTO pgqueue.schedule_ticks (schedule, fire_at, fired_at) "
+        "SELECT 'a', now() - interval '3 days' + g * interval '1 second', now() - interval '2 days' "
+        "FROM generate_series(1, %s) AS g",
+        (old,),
+    )
+    conn.execute("INSERT INTO pgqueue.schedule_ticks (schedule, fire_at) VALUES ('a', now())")
+    conn.execute(  # b fired once, long ago: its only (newest) slot stays for `schedules ls`
+        "INSERT INTO pgqueue.schedule_ticks (schedule, fire_at, fired_at) "
+        "VALUES ('b', now() - interval '3 days', now() - interval '3 days')"
+    )
+    scheduler = Scheduler(app, owner=uuid.uuid4())
+    assert scheduler.prune_ticks(keep_s=3600) == old
+    rows = conn.execute(
+        "SELECT schedule, count(*) FROM pgqueue.schedule_ticks GROUP BY 1 ORDER BY 1"
+    ).fetchall()
+    assert rows == [("a", 1), ("b", 1)]
+    assert scheduler.prune_ticks() == 0  # the default retention (a day) keeps them too
+
+
+def _maintenance(app: pgqueue.App) -> Maintenance:
+    return Maintenance(
+        MaintenanceConfig(rescue=False, retention=False, tick_prune_interval=timedelta(hours=1).seconds),
+        app=app, pool=app.pool, worker_id=uuid.uuid4(), heartbeat_interval=3.0,
+        healthy_since=lambda: 0.0, on_rescued=lambda jobs: None,
+    )  # fmt: skip
+
+
+def _due(conn: psycopg.Connection) -> int:
+    conn.execute("DELETE FROM pgqueue.schedule_ticks")
+    conn.execute("UPDATE pgqueue.schedules SET next_fire_at = now() - interval '1 second'")
+    return 0
+
+
+def _ticks(conn: psycopg.Connection) -> int:
+    row = conn.execute("SELECT count(*) FROM pgqueue.schedule_ticks").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_stopping_worker_fires_no_more_schedule_ticks(soak: pgqueue.App, conn: psycopg.Connection) -> None:
+    _maintenance(soak).run_once()  # syncs the app's 1 s schedule into the table
+    _due(conn)
+    _maintenance(soak).run_once()  # a worker that is not stopping fires the due tick
+    assert _ticks(conn) == 1
+
+    _due(conn)
+    stopping = _maintenance(soak)
+    stopping.quiesce()  # shutdown has begun
+    assert stopping.run_once() is None
+    assert _ticks(conn) == 0
