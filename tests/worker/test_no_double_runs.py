@@ -96,11 +96,10 @@ def test_embedded_stop_waits_for_a_thread_it_cannot_stop_then_hands_back(
     workers.start("--concurrency", "2")
     workers.wait_registered(2)
 
-    started = time.monotonic()
     first.stop(timeout=0.5)
-    stopped_after = time.monotonic() - started
-    # stop() returned only after the thread did (its body has about 3 s to run).
-    assert stopped_after > 1.5
+    # stop() returned only after the thread did: the body's whole 3 s are logged already
+    # (checked on the database clock, not by how long stop() took, which depends on how
+    # much of the body was left when it was called).
     alive = conn.execute(
         "SELECT finished_at - started_at FROM exec_log WHERE job_id = %s ORDER BY id LIMIT 1", (job_id,)
     ).fetchone()
