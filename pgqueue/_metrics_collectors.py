@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final
 import psycopg
 
 from . import _db
+from ._admin.doctor import UNRUNNABLE_AGE_S
 from ._sql import query
 
 if TYPE_CHECKING:
@@ -46,6 +47,7 @@ class QueueCollector:
         self._rows: list[tuple[Any, ...]] = []
         self._db: tuple[Any, ...] | None = None
         self._known: set[str] = set()
+        self._unrunnable: list[tuple[Any, ...]] = []
         self._read_at: float | None = None
         self.reads = 0
 
@@ -78,6 +80,15 @@ class QueueCollector:
         yield depth
         yield age
         yield paused
+        unrunnable = GaugeMetricFamily(
+            "pgqueue_jobs_unrunnable",
+            "Queued jobs older than doctor's unrunnable age (5 m) that no live worker can run "
+            "(none serving their queue registers their task), from the database",
+            labels=("queue", "task"),
+        )
+        for queue, task, jobs, _oldest_s in self._unrunnable:
+            unrunnable.add_metric((queue, task), float(jobs))
+        yield unrunnable
         if db is not None:
             alive, stopping, stale, xmin_age_s = db
             workers = GaugeMetricFamily(
@@ -107,6 +118,9 @@ class QueueCollector:
                     self._conn = _db.connect(self._dsn(), application_name="pgqueue-metrics")
                 rows = self._conn.execute(query("metrics_queues")).fetchall()
                 self._db = self._conn.execute(query("metrics_database")).fetchone()
+                self._unrunnable = self._conn.execute(
+                    query("doctor_unrunnable"), {"age_s": UNRUNNABLE_AGE_S}
+                ).fetchall()
                 self.reads += 1
                 seen = {r[0] for r in rows}
                 self._known |= seen

@@ -128,3 +128,24 @@ def test_a_bad_unknown_tasks_setting_is_refused(workers: Workers, monkeypatch: p
     proc = workers.start("-q", "rolling", app=OLD)
     assert proc.wait(timeout=30) != 0
     assert "unknown_tasks must be 'wait' or 'fail'" in workers.log(0)
+
+
+def test_jobs_no_live_worker_can_run_are_a_metric(dsn: str, conn: psycopg.Connection) -> None:
+    from pgqueue._metrics_collectors import QueueCollector
+
+    conn.execute(
+        "INSERT INTO pgqueue.jobs (task, queue, created_at) "
+        "SELECT 'rolling.added', 'rolling', now() - interval '1 hour' FROM generate_series(1, 3)"
+    )
+    conn.execute(  # a live worker of the old release: it serves the queue, not the task
+        "INSERT INTO pgqueue.workers (id, hostname, pid, queues, concurrency, version, expires_at, meta) "
+        "VALUES (gen_random_uuid(), 'h', 1, '{rolling}', 1, 'x', now() + interval '1 hour', "
+        "'{\"tasks\": [\"rolling.known\"]}')"
+    )
+    collector = QueueCollector(lambda: dsn, ttl=0.0, history=False)
+    try:
+        families = {m.name: m for m in collector.collect()}
+    finally:
+        collector.close()
+    samples = [(s.labels, s.value) for s in families["pgqueue_jobs_unrunnable"].samples]
+    assert samples == [({"queue": "rolling", "task": "rolling.added"}, 3.0)]
