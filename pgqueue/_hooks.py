@@ -46,6 +46,7 @@ JobEventName: TypeAlias = Literal[
     "job_snoozed",
     "job_dead",
     "job_cancelled",
+    "job_rescued",
 ]
 WorkerEventName: TypeAlias = Literal["worker_started", "worker_stopping"]
 
@@ -173,6 +174,18 @@ class Hooks:
                     delay=outcome.delay if name in ("job_retried", "job_snoozed") else None,
                 ),
             )
+
+    def wants(self, name: str) -> bool:
+        """Whether a hook is registered for job event ``name``."""
+        return name in self._job
+
+    def rescued(self, row: JobRow, worker_id: uuid.UUID) -> None:
+        """``job_rescued``: a job whose worker stopped heartbeating was given back by the
+        rescuer of the worker ``worker_id``; ``row`` is the job after the rescue (queued
+        again, or dead/cancelled), ``error`` its ``last_error`` (WorkerLost)."""
+        fns = self._job.get("job_rescued")
+        if fns:
+            self._fire(fns, JobEvent("job_rescued", row, worker_id, error=row.last_error))
 
     def worker(self, event: WorkerEventName, worker: Worker) -> None:
         for fn in self._worker.get(event, ()):

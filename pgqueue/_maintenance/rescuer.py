@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
 from .._sql import query
 from .election import lock_key
+
+if TYPE_CHECKING:
+    from ..job import JobRow
 
 log = logging.getLogger("pgqueue.worker")
 
@@ -24,6 +28,10 @@ class RescuedJob:
     task: str
     state: str
     attempt: int
+    row: JobRow | None = None
+    """The whole job after the rescue, read only when a ``job_rescued`` hook wants it."""
+    rescued_by: uuid.UUID | None = None
+    """The worker whose rescuer gave it back (set with ``row``)."""
 
 
 class Rescuer:
@@ -53,3 +61,24 @@ class Rescuer:
                 extra={"job_id": job.id, "task": job.task, "queue": job.queue, "attempt": job.attempt},
             )
         return rescued
+
+    @staticmethod
+    def with_rows(
+        conn: psycopg.Connection[Any], rescued: list[RescuedJob], rescued_by: uuid.UUID
+    ) -> list[RescuedJob]:
+        """``rescued`` with each job's row read back (one primary-key read each; rescues
+        are rare), for the ``job_rescued`` hook. A job deleted meanwhile keeps None."""
+        from dataclasses import replace
+
+        from ..job import JobRow, JobState
+
+        out = []
+        for job in rescued:
+            values = conn.execute(query("job_get"), {"id": job.id}).fetchone()
+            row = None
+            if values is not None:
+                fields = list(values)
+                fields[6] = JobState(fields[6])
+                row = JobRow(*fields)
+            out.append(replace(job, row=row, rescued_by=rescued_by))
+        return out

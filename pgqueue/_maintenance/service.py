@@ -65,6 +65,7 @@ class Maintenance(Service):
         super().__init__()
         self.config = config
         self.app = app
+        self.worker_id = worker_id
         self._pool = pool
         self._heartbeat_interval = heartbeat_interval
         self._healthy_since = healthy_since
@@ -126,6 +127,8 @@ class Maintenance(Service):
             return self.config.rescue_interval
         with self._pool.connection() as conn:
             rescued = self.rescuer.run_once(conn)
+            if rescued and self.app.hooks.active and self.app.hooks.wants("job_rescued"):
+                rescued = self.rescuer.with_rows(conn, rescued, self.worker_id)
         if rescued:
             self._on_rescued(rescued)
         return self.config.rescue_interval

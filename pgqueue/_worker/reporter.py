@@ -8,6 +8,7 @@ line per state change, not per poll.
 from __future__ import annotations
 
 import logging
+import uuid
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Protocol
 
@@ -23,6 +24,8 @@ if TYPE_CHECKING:
     from .._maintenance.rescuer import RescuedJob
 
 log = logging.getLogger("pgqueue.worker")
+
+_NO_WORKER = uuid.UUID(int=0)
 
 DUE_SLACK_S = 0.01
 """A retry or snooze is claimed this long after its delay (its run_at has passed by then)."""
@@ -135,8 +138,13 @@ class Reporter:
                 emit(self.on_event, event)
 
     def rescued(self, jobs: Iterable[RescuedJob]) -> None:
+        """Jobs this process's rescuer gave back: counted (``stats.rescued``, the
+        ``pgqueue_jobs_rescued_total`` metric), an ``on_event`` ``rescued`` event each,
+        and the ``job_rescued`` hook for each whose row was read."""
         for job in jobs:
             self.stats.rescued += 1
+            if job.row is not None and self.hooks.active:
+                self.hooks.rescued(job.row, job.rescued_by or _NO_WORKER)
             if self.on_event is not None:
                 event = WorkerEvent("rescued", job.id, job.task, job.queue, job.attempt, job.state)
                 emit(self.on_event, event)
