@@ -71,7 +71,9 @@ def test_an_unknown_task_waits_untouched_for_a_worker_that_knows_it(
     assert control.result(timeout=30) == 2
 
     # The old worker claimed it, and handed it back untouched: no attempt spent, no error.
-    wait_for(lambda: _job(conn, waiting.id)["claimed"], timeout=30)
+    # (between its claim and its hand-back the row reads running, attempt 1: wait past that)
+    wait_for(lambda: _job(conn, waiting.id)["claimed"] and _job(conn, waiting.id)["state"] == "queued",
+             timeout=30)
     seen = _job(conn, waiting.id)
     assert seen == {"state": "queued", "attempt": 0, "claimed": True, "errors": 0, "last_error": None,
                     "delayed": True}  # fmt: skip
@@ -79,7 +81,8 @@ def test_an_unknown_task_waits_untouched_for_a_worker_that_knows_it(
     claimed_at = conn.execute("SELECT started_at FROM pgqueue.jobs WHERE id = %s", (waiting.id,)).fetchone()
     wait_for(
         lambda: conn.execute(
-            "SELECT started_at > %s FROM pgqueue.jobs WHERE id = %s", (claimed_at[0], waiting.id)
+            "SELECT started_at > %s AND state = 'queued' FROM pgqueue.jobs WHERE id = %s",
+            (claimed_at[0], waiting.id),
         ).fetchone() == (True,),
         timeout=30,
     )

@@ -52,8 +52,14 @@ def test_results_sync_async_failures_and_timeouts(
         bad_value.result(timeout=10)
     # A task this worker does not know is handed back untouched (tests/worker/test_unknown_tasks.py).
     wait_for(lambda: any(e.kind == "unknown_task" and e.job_id == unknown.id for e in events))
-    found = exec_log.execute("SELECT state, attempt FROM pgqueue.jobs WHERE id = %s", (unknown.id,)).fetchone()
-    assert found == ("queued", 0)
+
+    def handed_back() -> tuple[str, int] | None:  # past a claim (running, attempt 1)
+        row = exec_log.execute(
+            "SELECT state, attempt FROM pgqueue.jobs WHERE id = %s", (unknown.id,)
+        ).fetchone()
+        return (row[0], row[1]) if row is not None and row[0] == "queued" else None
+
+    assert wait_for(handed_back) == ("queued", 0)
     with pytest.raises(JobNotFound):
         t.app.job(10**9).result(timeout=1)
     elsewhere = t.app.enqueue("t.add", args=(1, 1), queue="nobody_serves_this")
