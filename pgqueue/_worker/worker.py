@@ -245,6 +245,7 @@ class Worker:
     def _shutdown(self) -> None:
         self.wake.stop()
         self.producer.quiesce()
+        self.maintenance.quiesce()  # no more schedule ticks from a worker that is stopping
         if self.app.hooks.active:
             self.app.hooks.worker("worker_stopping", self)
         self.lease_keeper.mark_stopping()
