@@ -79,6 +79,7 @@ def run_doctor(app: App, limits: Limits | None = None) -> list[Check]:
             _leases(conn, limits),
             _workers(conn),
             _unrunnable(conn, limits),
+            _bounds(conn),
             *_queues(conn, limits),
             _dead_growth(conn),
         ]
@@ -222,6 +223,51 @@ def _workers(conn: Connection[Any]) -> Check:
         "check those hosts (killed? frozen? cut off from the database?); live workers "
         "rescue their jobs and forget the rows after a while",
         {**data, "stale_names": r["stale_names"]},
+    )
+
+
+BOUNDS_SLACK_S = 3600.0
+"""Rows a duty should have removed are flagged once they are this much past its retention
+plus its interval (a duty that merely ran late is not a finding)."""
+
+
+def _bounds(conn: Connection[Any]) -> Check:
+    from .._maintenance.config import RETENTION_INTERVAL_S, TICK_PRUNE_INTERVAL_S, TICK_RETENTION_S
+    from .._maintenance.rescuer import FORGET_WORKER_S
+    from .prune import Retention
+
+    ages = Retention()
+    keep = {state: age.total_seconds() for state, age in ages.ages().items()}
+    never = float(10**10)  # a state kept forever has no bound to check
+    params = {
+        "ticks_s": TICK_RETENTION_S + TICK_PRUNE_INTERVAL_S + BOUNDS_SLACK_S,
+        "workers_s": FORGET_WORKER_S + BOUNDS_SLACK_S,
+        **{
+            f"{state}_s": keep.get(state, never) + RETENTION_INTERVAL_S + BOUNDS_SLACK_S
+            for state in ("succeeded", "cancelled", "dead")
+        },
+    }
+    r = _rows(conn, "doctor_bounds", params)[0]
+    duty = {
+        "ticks": ("schedule_ticks", "tick pruning (maintenance, cron)"),
+        "workers": ("workers", "the rescuer (forgets long-dead workers)"),
+        "succeeded": ("jobs", "retention of succeeded jobs"),
+        "cancelled": ("jobs", "retention of cancelled jobs"),
+        "dead": ("jobs", "retention of dead jobs"),
+    }
+    behind = {k: int(v) for k, v in r.items() if v}
+    if not behind:
+        return Check("table_bounds", OK, "no table holds rows its maintenance should have removed")
+    named = ", ".join(
+        f"{duty[k][0]}: {'over 10000' if n > 10000 else n} rows ({duty[k][1]})" for k, n in behind.items()
+    )
+    return Check(
+        "table_bounds",
+        WARN,
+        f"tables growing without bound: {named}",
+        "run at least one `pgqueue work` process with maintenance on (its rescue, retention "
+        "and cron duties are elected, one process at a time), or `pgqueue prune` on a schedule",
+        behind,
     )
 
 

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 import pgqueue
+from pgqueue._admin.prune import run_retention
 from pgqueue._maintenance import cron
 from pgqueue._maintenance.config import MaintenanceConfig
 from pgqueue._maintenance.cron import Scheduler
@@ -81,3 +82,43 @@ def test_a_stopping_worker_fires_no_more_schedule_ticks(soak: pgqueue.App, conn:
     stopping.quiesce()  # shutdown has begun
     assert stopping.run_once() is None
     assert _ticks(conn) == 0
+
+
+def _bounds_check(app: pgqueue.App) -> dict[str, object]:
+    from pgqueue._admin.doctor import run_doctor
+
+    return next(c for c in run_doctor(app) if c.name == "table_bounds").as_dict()
+
+
+def test_doctor_names_tables_that_grow_because_a_duty_runs_nowhere(
+    app: pgqueue.App, conn: psycopg.Connection
+) -> None:
+    assert _bounds_check(app)["status"] == "ok"
+    conn.execute("INSERT INTO pgqueue.schedules (name, task, interval_s) VALUES ('a', 't', 1)")
+    conn.execute(
+        "INSERT INTO pgqueue.schedule_ticks (schedule, fire_at, fired_at) "
+        "SELECT 'a', now() - g * interval '1 second', now() - interval '3 days' FROM generate_series(1, 5) g"
+    )
+    conn.execute(
+        "INSERT INTO pgqueue.workers (id, hostname, pid, queues, concurrency, version, expires_at) "
+        "VALUES (gen_random_uuid(), 'gone', 1, '{default}', 1, 'x', now() - interval '1 day')"
+    )
+    conn.execute(
+        "INSERT INTO pgqueue.jobs (task, state, attempt, finished_at) "
+        "SELECT 't', 'succeeded', 1, now() - interval '30 days' FROM generate_series(1, 7)"
+    )
+    check = _bounds_check(app)
+    assert check["status"] == "warn"
+    assert check["data"] == {"ticks": 4, "workers": 1, "succeeded": 7}  # the newest tick stays
+    assert "schedule_ticks: 4 rows" in str(check["detail"]) and "jobs: 7 rows" in str(check["detail"])
+
+    maintenance = Maintenance(
+        MaintenanceConfig(tick_prune_interval=timedelta(hours=1).seconds),
+        app=app, pool=app.pool, worker_id=uuid.uuid4(), heartbeat_interval=0.001,
+        healthy_since=lambda: 0.0, on_rescued=lambda jobs: None,
+    )  # fmt: skip
+    maintenance.run_once()  # the rescue forgets the long-dead worker
+    run_retention(app)  # the duties the maintenance runs later: retention, tick pruning
+    Scheduler(app, owner=uuid.uuid4()).prune_ticks()
+    check = _bounds_check(app)
+    assert check["status"] == "ok", check
