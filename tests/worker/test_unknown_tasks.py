@@ -152,3 +152,29 @@ def test_jobs_no_live_worker_can_run_are_a_metric(dsn: str, conn: psycopg.Connec
         collector.close()
     samples = [(s.labels, s.value) for s in families["pgqueue_jobs_unrunnable"].samples]
     assert samples == [({"queue": "rolling", "task": "rolling.added"}, 3.0)]
+
+
+@pytest.mark.slow
+def test_an_unknown_task_survives_ten_minutes_then_runs_at_once(
+    conn: psycopg.Connection, workers: Workers, new_app: pgqueue.App
+) -> None:
+    """The issue's acceptance: ten minutes of database time with only old workers (each
+    hands it back every 30 s at most), attempts untouched; then a new worker runs it
+    within its first claims (the hand-back delay is capped at 30 s, its poll is 5 s)."""
+    workers.start("-q", "rolling", app=OLD)
+    waiting = rolling_app.added.enqueue(3)
+    wait_for(
+        lambda: conn.execute(
+            "SELECT now() > created_at + interval '10 minutes' FROM pgqueue.jobs WHERE id = %s", (waiting.id,)
+        ).fetchone() == (True,),
+        timeout=700,
+        interval=1.0,
+    )
+    # Read it between claims (a claim shows it running, attempt 1, until the hand-back).
+    seen = wait_for(lambda: (job := _job(conn, waiting.id))["state"] == "queued" and job, timeout=60)
+    assert seen | {"delayed": True} == {
+        "state": "queued", "attempt": 0, "claimed": True, "errors": 0, "last_error": None, "delayed": True,
+    }  # fmt: skip
+    new_worker = workers.start("-q", "rolling", app=NEW)
+    assert waiting.result(timeout=60)["pid"] == new_worker.pid
+    assert _job(conn, waiting.id)["attempt"] == 1
