@@ -85,7 +85,11 @@ def soak(dsn: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[pgqueue.App]:
 
 
 @pytest.mark.parametrize(
-    "seconds", [pytest.param(SHORT_S, id="short"), pytest.param(LONG_S, id="long", marks=pytest.mark.slow)]
+    "seconds",
+    [
+        pytest.param(SHORT_S, id="short"),
+        pytest.param(LONG_S, id="long", marks=[pytest.mark.slow, pytest.mark.timeout(LONG_S + 300)]),
+    ],
 )
 def test_every_table_stays_bounded(
     soak: pgqueue.App, dsn: str, conn: psycopg.Connection, tmp_path: Path, seconds: float

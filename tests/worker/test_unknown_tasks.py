@@ -155,6 +155,7 @@ def test_jobs_no_live_worker_can_run_are_a_metric(dsn: str, conn: psycopg.Connec
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # past the suite's 300 s: ten minutes of waiting, by design
 def test_an_unknown_task_survives_ten_minutes_then_runs_at_once(
     conn: psycopg.Connection, workers: Workers, new_app: pgqueue.App
 ) -> None:
