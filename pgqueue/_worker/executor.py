@@ -395,8 +395,13 @@ class Executor(Service):
             else:
                 value = await asyncio.wait_for(ex.call(), timeout)
             outcome = ex.success(value)
-        except asyncio.CancelledError:
-            outcome = None if ex.settled else ex.failure(TimeoutError("attempt cancelled by the worker"))
+        except asyncio.CancelledError as exc:
+            # The worker sets ex.cancel before it cancels the task; otherwise the task raised
+            # CancelledError itself, and that is the error to record, with its traceback.
+            cause: BaseException = exc
+            if ex.cancel.is_set():
+                cause = TimeoutError("attempt cancelled by the worker")
+            outcome = None if ex.settled else ex.failure(cause)
         except TimeoutError as exc:
             err = exc
             if timeout is not None and time.monotonic() - ex.started >= timeout:
