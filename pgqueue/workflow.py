@@ -355,7 +355,12 @@ def _compile_body(flow: Flow, parents: list[int], nodes: list[_Node]) -> list[in
     if isinstance(flow, chord):
         if flow.callback is None:
             raise InvalidOption("this chord has no body: chord(header, body) or chord(header)(body)")
-        return _compile(chain(flow.header, flow.callback), parents, nodes)
+        tails = _compile(flow.header, parents, nodes)
+        body = len(nodes)
+        out = _compile(flow.callback, tails, nodes)
+        if nodes[body].mode is not None:  # the list of results, even from one member
+            nodes[body].mode = "list"
+        return out
     raise InvalidOption(f"not a workflow element: {flow!r} (use task.s(...), group, chain, chord)")
 
 

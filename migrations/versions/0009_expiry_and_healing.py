@@ -177,12 +177,14 @@ UPGRADE = [
             NOT VALID
     """,
     RELEASE_0009,
-    # A retried job's dependents that were cancelled because it failed wait for it again.
-    # They are recognised by the last_error release_dependents() gave them (naming this
-    # job and the state it left); one that another failed dependency still blocks stays
-    # cancelled. pending_dependencies is recounted from the parents' states, which this
-    # AFTER trigger sees as updated by its statement. Each re-armed job that has
-    # dependents of its own fires this trigger in turn, so the whole tail comes back.
+    # A retried job's dependents that were cancelled because a dependency failed wait
+    # again. They are recognised by the last_error release_dependents() gave them (an
+    # operator's cancel reads differently); it may name another parent, one that failed
+    # first and was retried already. One that a failed dependency still blocks stays
+    # cancelled (the retry of that one re-arms it). pending_dependencies is recounted
+    # from the parents' states, which this AFTER trigger sees as updated by its
+    # statement. Each re-armed job that has dependents of its own fires this trigger in
+    # turn, so the whole tail comes back.
     """
     CREATE FUNCTION pgqueue.rearm_dependents() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
@@ -195,7 +197,7 @@ UPGRADE = [
           FROM pgqueue.job_dependencies d
          WHERE d.depends_on = NEW.id AND j.id = d.job_id
            AND j.state = 'cancelled'
-           AND j.last_error = format('dependency %s ended %s', NEW.id, OLD.state)
+           AND j.last_error ~ '^dependency [0-9]+ ended (dead|cancelled)$'
            AND NOT EXISTS (
                SELECT FROM pgqueue.job_dependencies d3
                  JOIN pgqueue.jobs p3 ON p3.id = d3.depends_on

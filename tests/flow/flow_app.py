@@ -34,3 +34,21 @@ def progress(ctx: pgqueue.Context, steps: int) -> int:
     for i in range(1, steps + 1):
         ctx.progress(i, steps, message=f"step {i}")
     return steps
+
+
+@app.task(name="flow.flaky", max_attempts=1)
+def flaky(x: int, path: str) -> int:
+    """Fails until the file at ``path`` exists (the test "fixes" it by creating it)."""
+    if not os.path.exists(path):
+        raise RuntimeError(f"not fixed yet: {path}")
+    return x
+
+
+@app.task(name="flow.collect")
+def collect(xs: list[int | None]) -> list[int | None]:
+    return xs
+
+
+@app.task(name="flow.on_error")
+def on_error(job_id: int, error: str, tag: str) -> dict[str, object]:
+    return {"failed": job_id, "error": error, "tag": tag}
