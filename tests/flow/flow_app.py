@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pgqueue
 
@@ -52,3 +53,12 @@ def collect(xs: list[int | None]) -> list[int | None]:
 @app.task(name="flow.on_error")
 def on_error(job_id: int, error: str, tag: str) -> dict[str, object]:
     return {"failed": job_id, "error": error, "tag": tag}
+
+
+@app.task(name="flow.hang", queue="flow.crash", max_attempts=1)
+def hang(x: int, path: str) -> int:
+    """Runs until the file at ``path`` exists (at most two minutes): a step to kill a worker in."""
+    deadline = time.monotonic() + 120
+    while not os.path.exists(path) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return x

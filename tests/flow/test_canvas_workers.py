@@ -4,6 +4,10 @@ map / starmap / chunks, and the Celery-style calls."""
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -112,3 +116,50 @@ def test_map_starmap_and_chunks(app: pgqueue.App, workers: None) -> None:  # noq
     assert grouped.delay().get(timeout=60) == [[0, 2, 4], [6, 8, 10], [12, 14, 16], [18]]
     # async tasks too, in their own queue
     assert flow_app.mul.starmap([(2, 3), (4, 5)]).delay().get(timeout=60) == [6, 20]
+
+
+def _worker(dsn: str, queues: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "pgqueue.cli", "work", "--app", "tests.flow.flow_app:app",
+         "-q", queues, "--concurrency", "2", "--lease", "2", "--heartbeat-interval", "0.5",
+         "--rescue-interval", "0.5"],
+        env={**os.environ, "PGQUEUE_DSN": dsn}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+
+
+def test_worker_killed_mid_step_fires_link_error_and_the_retry_resumes_the_chain(
+    app: pgqueue.App, dsn: str, fix: Path  # noqa: F811
+) -> None:
+    victim = _worker(dsn, "flow.crash")
+    survivor: subprocess.Popen[bytes] | None = None
+    try:
+        flow = pgqueue.chain(flow_app.hang.s(5, str(fix)), flow_app.add.s(1))
+        handle = flow.link_error(flow_app.on_error.s("crash")).enqueue()
+        step, after, errback = handle.jobs
+        wait_for(lambda: step.refresh().state == pgqueue.JobState.RUNNING, timeout=60)
+        survivor = _worker(dsn, "default,flow.crash")
+        os.killpg(victim.pid, signal.SIGKILL)
+        victim.wait()
+        report = errback.get(timeout=90)  # the survivor rescues the step: dead, attempts used up
+        assert report["failed"] == step.id and report["error"].startswith("WorkerLost")
+        assert after.refresh().state == pgqueue.JobState.CANCELLED
+        fix.touch()
+        assert step.retry()
+        assert handle.get(timeout=60) == 6
+        assert errback.refresh().state == pgqueue.JobState.SUCCEEDED  # it ran once, not again
+    finally:
+        _stop(victim)
+        if survivor is not None:
+            _stop(survivor)
