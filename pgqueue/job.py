@@ -54,7 +54,9 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     ),
     JobState.SUCCEEDED: frozenset(),
     JobState.DEAD: frozenset({JobState.QUEUED}),  # operator requeue
-    JobState.CANCELLED: frozenset({JobState.QUEUED}),  # operator requeue
+    # operator requeue; waiting: a workflow step re-armed when the failed dependency that
+    # cancelled it is retried (the trigger pgqueue.rearm_dependents)
+    JobState.CANCELLED: frozenset({JobState.QUEUED, JobState.WAITING}),
 }
 
 
