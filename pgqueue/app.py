@@ -449,7 +449,7 @@ class App:
 
 
 _SETTING_NAMES = frozenset(f.name for f in fields(Settings))
-_TASK_OPTION_NAMES = frozenset(f.name for f in fields(TaskOptions)) - {"name"} | {"name"}
+_TASK_OPTION_NAMES = frozenset(f.name for f in fields(TaskOptions))
 
 MAP_TASK = "pgqueue.map"
 """The built-in task behind ``task.map`` / ``starmap`` / ``chunks`` (registered on every App)."""

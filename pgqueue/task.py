@@ -168,7 +168,7 @@ class Task(Generic[P, R]):
         ``serial_key`` (jobs with the same key run one at a time, in enqueue order).
         Raises InvalidOption for unknown names or bad values, InvalidName for a bad queue.
         """
-        return Configured(self, _make_options(self.options, _NO_OPTIONS, dict(options)))
+        return Configured(self, make_options(self.options, _NO_OPTIONS, dict(options)))
 
     # enqueue/enqueue_async are overloaded only for the type checker: a job of an
     # ``async def`` task stores the awaited value, so its Job is typed by that, not by the
@@ -260,7 +260,9 @@ class Task(Generic[P, R]):
         :meth:`enqueue` raise; Celery options pgqueue has no equivalent for are refused
         with InvalidOption naming what to use instead.
         """
-        return _apply_async(self, _NO_OPTIONS, args, kwargs, countdown, eta, expires, queue,
+        from ._compat import apply_async
+
+        return apply_async(self, _NO_OPTIONS, args, kwargs, countdown, eta, expires, queue,
                             priority, conn, link, link_error, dict(options))
 
     # --- workflows (pgqueue.workflow) -------------------------------------------------------
@@ -313,7 +315,7 @@ class Configured(Generic[P, R]):
 
     def configure(self, **options: Unpack[EnqueueOptionsDict]) -> Configured[P, R]:
         """More options on top of these (later values win)."""
-        return Configured(self.task, _make_options(self.task.options, self.options, dict(options)))
+        return Configured(self.task, make_options(self.task.options, self.options, dict(options)))
 
     @overload
     def enqueue(
@@ -388,7 +390,9 @@ class Configured(Generic[P, R]):
         **options: Unpack[NativeOptionsDict],
     ) -> Job[Any]:
         """See :meth:`Task.apply_async`; its options win over these."""
-        return _apply_async(self.task, self.options, args, kwargs, countdown, eta, expires,
+        from ._compat import apply_async
+
+        return apply_async(self.task, self.options, args, kwargs, countdown, eta, expires,
                             queue, priority, conn, link, link_error, dict(options))
 
     def _no_dependencies(self, method: str) -> None:
@@ -412,63 +416,7 @@ class Configured(Generic[P, R]):
         )
 
 
-def _apply_async(
-    task: Task[Any, Any],
-    base: EnqueueOptions,
-    args: Sequence[Any] | None,
-    kwargs: dict[str, Any] | None,
-    countdown: float | timedelta | None,
-    eta: datetime | None,
-    expires: float | timedelta | datetime | None,
-    queue: str | None,
-    priority: int | None,
-    conn: Any,
-    link: Any,
-    link_error: Any,
-    options: dict[str, Any],
-) -> Job[Any]:
-    from ._compat import refuse_call_options
-    from .errors import InvalidOption
-
-    refuse_call_options(options)
-    if countdown is not None and options.get("delay") is not None:
-        raise InvalidOption("give either countdown or delay, not both (they are the same)")
-    if eta is not None and options.get("run_at") is not None:
-        raise InvalidOption("give either eta or run_at, not both (they are the same)")
-    given = {
-        "delay": countdown, "run_at": eta, "expires": expires, "queue": queue,
-        "priority": priority, "conn": conn,
-    }
-    options.update({k: v for k, v in given.items() if v is not None})
-    merged = _make_options(task.options, base, options)
-    call_args, call_kwargs = tuple(args or ()), dict(kwargs or {})
-    if link is None and link_error is None:
-        return Configured(task, merged).enqueue(*call_args, **call_kwargs)
-    if merged.depends_on is not None:
-        raise InvalidOption("link/link_error cannot be combined with depends_on")
-    from .workflow import Signature
-
-    sig_options = {
-        f.name: getattr(merged, f.name)
-        for f in fields(merged)
-        if f.name != "conn" and getattr(merged, f.name) is not None
-    }
-    sig = Signature(task, call_args, call_kwargs, options=sig_options)
-    for callback in _as_list(link):
-        sig.link(callback)
-    for errback in _as_list(link_error):
-        sig.link_error(errback)
-    task.check(call_args, call_kwargs)
-    return sig.enqueue(merged.conn).jobs[0]
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-def _make_options(task: TaskOptions, base: EnqueueOptions, options: dict[str, Any]) -> EnqueueOptions:
+def make_options(task: TaskOptions, base: EnqueueOptions, options: dict[str, Any]) -> EnqueueOptions:
     """``base`` updated with ``options``, checked now so mistakes surface at configure()."""
     from ._validate import resolve
 
