@@ -28,8 +28,9 @@
 -- Expiry: a picked job whose expires_at has passed is ended here instead of started
 -- (state 'cancelled', an errors entry of type pgqueue.JobExpired, attempt not counted),
 -- in the same UPDATE so it costs nothing extra; the final SELECT returns only the rows
--- set running. Filtering expired rows in the index walk instead would leave them queued
--- for ever at the head of their queue.
+-- set running, and a NOTIFY (the `woken` CTE) tells the queue's workers to claim again,
+-- since such a claim comes back short while more may be due. Filtering expired rows in
+-- the index walk instead would leave them queued for ever at the head of their queue.
 -- Plan (the probe shape, pgqueue/_sql/__init__.py): one primary-key probe per picked job,
 -- whatever the statistics say.
 -- UPDATE ... RETURNING does not keep the subquery's order: the caller sorts the rows.
@@ -82,8 +83,14 @@ WITH settings AS (
     RETURNING j.id, j.queue, j.task, j.args, j.kwargs, j.priority, j.state, j.attempt,
               j.max_attempts, j.run_at, j.created_at, j.started_at, j.finished_at, j.result,
               j.last_error, j.errors, j.unique_key, j.tags
+), woken AS (
+    -- Expired jobs ended here make this claim come back short although more may be due:
+    -- wake the queue's workers (this one included) to claim again now rather than at
+    -- their next poll. Only a claim that ended an expired job sends it.
+    SELECT pg_notify('pgqueue_jobs', q.queue)
+    FROM (SELECT DISTINCT c.queue FROM claimed AS c WHERE c.state = 'cancelled') AS q
 )
-SELECT * FROM claimed WHERE state = 'running'
+SELECT * FROM claimed WHERE state = 'running' AND (SELECT count(*) FROM woken) >= 0
 UNION ALL
 SELECT NULL, name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        NULL, NULL, NULL, NULL

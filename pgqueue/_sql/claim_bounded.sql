@@ -98,8 +98,14 @@ WITH settings AS (
     RETURNING j.id, j.queue, j.task, j.args, j.kwargs, j.priority, j.state, j.attempt,
               j.max_attempts, j.run_at, j.created_at, j.started_at, j.finished_at, j.result,
               j.last_error, j.errors, j.unique_key, j.tags
+), woken AS (
+    -- Expired jobs ended here make this claim come back short although more may be due:
+    -- wake the queue's workers (this one included) to claim again now rather than at
+    -- their next poll. Only a claim that ended an expired job sends it.
+    SELECT pg_notify('pgqueue_jobs', q.queue)
+    FROM (SELECT DISTINCT c.queue FROM claimed AS c WHERE c.state = 'cancelled') AS q
 )
-SELECT * FROM claimed WHERE state = 'running'
+SELECT * FROM claimed WHERE state = 'running' AND (SELECT count(*) FROM woken) >= 0
 UNION ALL
 SELECT NULL, name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        NULL, NULL, NULL, NULL

@@ -111,8 +111,14 @@ WITH clock AS MATERIALIZED (
     WHERE l.queue = a.name
       AND (a.rate_limit IS NULL
            OR l.started_at <= (SELECT t FROM clock) - make_interval(secs => a.rate_period_s))
+), woken AS (
+    -- Expired jobs ended here make this claim come back short although more may be due:
+    -- wake the queue's workers (this one included) to claim again now rather than at
+    -- their next poll. Only a claim that ended an expired job sends it.
+    SELECT pg_notify('pgqueue_jobs', q.queue)
+    FROM (SELECT DISTINCT c.queue FROM claimed AS c WHERE c.state = 'cancelled') AS q
 )
-SELECT * FROM claimed WHERE state = 'running'
+SELECT * FROM claimed WHERE state = 'running' AND (SELECT count(*) FROM woken) >= 0
 UNION ALL
 SELECT NULL, a.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        CASE WHEN a.rate_limit IS NOT NULL AND a.started + a.n >= a.rate_limit

@@ -87,6 +87,28 @@ def test_fast_and_bounded_claims_end_expired_jobs_without_returning_them(
     _assert_expired(conn, later[0])
 
 
+def test_a_claim_that_ended_expired_jobs_wakes_the_queue_to_claim_again(
+    app: pgqueue.App, conn: psycopg.Connection, dsn: str
+) -> None:
+    echo = _tasks(app)
+    stale = [echo.apply_async((i,), expires=3600, queue="q1").id for i in range(2)]
+    live = [echo.apply_async((i,), queue="q1").id for i in range(2)]
+    _expire_now(conn, stale)
+    claimer = claims.Claimer(uuid.uuid4(), ("q1",), LEASE_S)
+    with psycopg.connect(dsn, autocommit=True) as listener:
+        listener.execute("LISTEN pgqueue_jobs")
+        got = claimer.claim(conn, 2)  # picks the two expired heads: short, although 2 are due
+        assert got == []
+        assert [n.payload for n in listener.notifies(timeout=5, stop_after=1)] == ["q1"]
+        assert sorted(j.id for j in claimer.claim(conn, 2)) == live
+        # a claim that ended nothing sends nothing (this insert is quiet: pgqueue.wake off)
+        with conn.transaction():
+            conn.execute("SELECT set_config('pgqueue.wake', 'off', true)")
+            conn.execute("INSERT INTO pgqueue.jobs (queue, task, args) VALUES ('q1', 'exp.echo', '[9]')")
+        assert len(claimer.claim(conn, 2)) == 1
+        assert list(listener.notifies(timeout=0.3)) == []
+
+
 def test_limited_claim_ends_expired_jobs_and_does_not_count_them_as_starts(
     app: pgqueue.App, conn: psycopg.Connection
 ) -> None:
