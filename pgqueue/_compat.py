@@ -150,7 +150,7 @@ def apply_async(
         return Configured(task, merged).enqueue(*call_args, **call_kwargs)
     if merged.depends_on is not None:
         raise InvalidOption("link/link_error cannot be combined with depends_on")
-    from .workflow import Signature
+    from .workflow import Signature, _one_or_many
 
     sig_options = {
         f.name: getattr(merged, f.name)
@@ -158,15 +158,9 @@ def apply_async(
         if f.name != "conn" and getattr(merged, f.name) is not None
     }
     sig = Signature(task, call_args, call_kwargs, options=sig_options)
-    for callback in _as_list(link):
+    for callback in _one_or_many(link):
         sig.link(callback)
-    for errback in _as_list(link_error):
+    for errback in _one_or_many(link_error):
         sig.link_error(errback)
     task.check(call_args, call_kwargs)
     return sig.enqueue(merged.conn).jobs[0]
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]

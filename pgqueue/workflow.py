@@ -138,15 +138,22 @@ class Signature(_Composable):
         args: Sequence[Any] | None = None,
         kwargs: dict[str, Any] | None = None,
         conn: Any = None,
+        link: Flow | Sequence[Flow] | None = None,
+        link_error: Signature | Sequence[Signature] | None = None,
         **options: Any,
     ) -> Job:
-        """Like :meth:`delay`, with enqueue options (as :meth:`set`); returns the job."""
-        sig = self.set(**options) if options else self
+        """Like :meth:`delay`, with enqueue options (as :meth:`set`) and callbacks for this
+        call only (``link``/``link_error``: one or a list); returns the job."""
+        sig = self.set(**options)  # a copy: this call's arguments and callbacks stay off self
         if args or kwargs:
             sig = replace(sig, args=(*tuple(args or ()), *sig.args),
                           kwargs={**sig.kwargs, **(kwargs or {})})
             sig._links.extend(self._links)
             sig._errbacks.extend(self._errbacks)
+        for callback in _one_or_many(link):
+            sig.link(callback)
+        for errback in _one_or_many(link_error):
+            sig.link_error(errback)
         return sig.enqueue(conn).jobs[0]
 
 
@@ -236,6 +243,12 @@ class chord(_Composable):
 
     def delay(self) -> WorkflowHandle:
         return self.enqueue()
+
+
+def _one_or_many(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def _check_signature_options(options: dict[str, Any]) -> dict[str, Any]:

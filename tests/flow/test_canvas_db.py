@@ -160,3 +160,18 @@ def test_revoke_without_terminate_leaves_a_running_job_alone(
     row = conn.execute("SELECT cancel_requested_at IS NOT NULL FROM pgqueue.jobs WHERE id = %s",
                        [running.id]).fetchone()
     assert row == (True,)
+
+
+def test_signature_apply_async_takes_this_calls_callbacks(app: pgqueue.App, conn: psycopg.Connection) -> None:
+    add, mul, _ = _tasks(app)
+    partial = add.s(y=1)
+    job = partial.apply_async((41,), link=[mul.s(2)], link_error=add.s("e"), countdown=5)
+    rows = conn.execute(
+        "SELECT j.task, j.dependency_args, j.args FROM pgqueue.job_dependencies d"
+        " JOIN pgqueue.jobs j ON j.id = d.job_id WHERE d.depends_on = %s ORDER BY j.id",
+        [job.id],
+    ).fetchall()
+    assert rows == [("mul", "first", [2]), ("add", "error", ["e"])]
+    assert job.refresh().row.args == [41] and job.row.kwargs == {"y": 1}
+    assert job.row.run_at > job.row.created_at
+    assert partial._links == [] and partial._errbacks == []  # the signature is unchanged
