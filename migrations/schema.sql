@@ -61,7 +61,8 @@ CREATE TABLE pgqueue.jobs (
   on_dependency_failure text NOT NULL DEFAULT 'cancel'::text,
   dependency_args text,
   progress jsonb,
-  trace jsonb
+  trace jsonb,
+  expires_at timestamp with time zone
 )
 
 -- table queue_history
@@ -161,7 +162,7 @@ CHECK ((jsonb_typeof(args) = 'array'::text))
 CHECK ((attempt >= 0))
 
 -- constraint jobs.jobs_dependency_args
-CHECK (((dependency_args IS NULL) OR (dependency_args = ANY (ARRAY['first'::text, 'list'::text])))) NOT VALID
+CHECK (((dependency_args IS NULL) OR (dependency_args = ANY (ARRAY['first'::text, 'list'::text, 'error'::text])))) NOT VALID
 
 -- constraint jobs.jobs_errors_array
 CHECK ((jsonb_typeof(errors) = 'array'::text))
@@ -461,59 +462,121 @@ AS $function$
     END
     $function$
 
+-- function rearm_dependents()
+CREATE OR REPLACE FUNCTION pgqueue.rearm_dependents()
+ RETURNS trigger
+ LANGUAGE plpgsql
+AS $function$
+    BEGIN
+        UPDATE pgqueue.jobs j
+           SET state = 'waiting', finished_at = NULL, last_error = NULL,
+               pending_dependencies = (
+                   SELECT count(*) FROM pgqueue.job_dependencies d2
+                     JOIN pgqueue.jobs p ON p.id = d2.depends_on
+                    WHERE d2.job_id = j.id AND p.state <> 'succeeded')
+          FROM pgqueue.job_dependencies d
+         WHERE d.depends_on = NEW.id AND j.id = d.job_id
+           AND j.state = 'cancelled'
+           AND j.last_error ~ '^dependency [0-9]+ ended (dead|cancelled)$'
+           AND NOT EXISTS (
+               SELECT FROM pgqueue.job_dependencies d3
+                 JOIN pgqueue.jobs p3 ON p3.id = d3.depends_on
+                WHERE d3.job_id = j.id AND p3.id <> NEW.id
+                  AND p3.state IN ('dead', 'cancelled'));
+        RETURN NULL;
+    END
+    $function$
+
 -- function release_dependents()
 CREATE OR REPLACE FUNCTION pgqueue.release_dependents()
  RETURNS trigger
  LANGUAGE plpgsql
 AS $function$
-    DECLARE
-        satisfied boolean := NEW.state = 'succeeded';
-        q record;
-    BEGIN
-        -- Failed parents: dependents that must not run are cancelled (this cascades,
-        -- since a cancelled dependent with dependents fires this trigger in turn).
-        IF NOT satisfied THEN
-            UPDATE pgqueue.jobs j
-               SET state = 'cancelled', finished_at = now(), pending_dependencies = 0,
-                   last_error = format('dependency %s ended %s', NEW.id, NEW.state)
-              FROM pgqueue.job_dependencies d
-             WHERE d.depends_on = NEW.id AND j.id = d.job_id
-               AND j.state = 'waiting' AND j.on_dependency_failure = 'cancel';
-        END IF;
-
-        -- One UPDATE both counts down and releases: a row may not be updated twice in
-        -- one statement, and j.pending_dependencies below is the value before this update.
+DECLARE
+    satisfied boolean := NEW.state = 'succeeded';
+    q record;
+BEGIN
+    IF NOT satisfied THEN
+        -- Error callbacks first: released with this job's id and error in front of their
+        -- own arguments. Done before the cancellations below, whose triggers would
+        -- otherwise release them naming a job cancelled in this one's wake.
         FOR q IN
-            WITH released AS (
+            WITH fired AS (
                 UPDATE pgqueue.jobs j
-                   SET pending_dependencies = j.pending_dependencies - 1,
-                       state = CASE WHEN j.pending_dependencies = 1 THEN 'queued' ELSE j.state END,
-                       run_at = CASE WHEN j.pending_dependencies = 1
-                                     THEN greatest(j.run_at, now()) ELSE j.run_at END,
-                       args = CASE
-                           WHEN j.pending_dependencies <> 1 THEN j.args
-                           WHEN j.dependency_args = 'first' THEN jsonb_build_array(
-                               (SELECT p.result FROM pgqueue.job_dependencies d2
-                                  JOIN pgqueue.jobs p ON p.id = d2.depends_on
-                                 WHERE d2.job_id = j.id ORDER BY d2.position LIMIT 1)) || j.args
-                           WHEN j.dependency_args = 'list' THEN jsonb_build_array(
-                               (SELECT coalesce(jsonb_agg(p.result ORDER BY d2.position), '[]'::jsonb)
-                                  FROM pgqueue.job_dependencies d2
-                                  JOIN pgqueue.jobs p ON p.id = d2.depends_on
-                                 WHERE d2.job_id = j.id)) || j.args
-                           ELSE j.args END
+                   SET state = 'queued', pending_dependencies = 0,
+                       run_at = greatest(j.run_at, now()),
+                       args = jsonb_build_array(
+                                  NEW.id,
+                                  coalesce(NEW.last_error,
+                                           format('job %s ended %s', NEW.id, NEW.state)))
+                              || j.args
                   FROM pgqueue.job_dependencies d
-                 WHERE d.depends_on = NEW.id AND j.id = d.job_id AND j.state = 'waiting'
-                   AND (satisfied OR j.on_dependency_failure = 'run')
-                RETURNING j.queue, j.state
+                 WHERE d.depends_on = NEW.id AND j.id = d.job_id
+                   AND j.state = 'waiting' AND j.dependency_args = 'error'
+                RETURNING j.queue
             )
-            SELECT DISTINCT queue FROM released WHERE state = 'queued'
+            SELECT DISTINCT queue FROM fired
         LOOP
             PERFORM pg_notify('pgqueue_jobs', q.queue);
         END LOOP;
-        RETURN NULL;
-    END
-    $function$
+
+        -- Dependents that must not run are cancelled (this cascades, since a cancelled
+        -- dependent with dependents fires this trigger in turn). last_error names this
+        -- job: pgqueue.rearm_dependents() finds them by it when this job is retried.
+        UPDATE pgqueue.jobs j
+           SET state = 'cancelled', finished_at = now(), pending_dependencies = 0,
+               last_error = format('dependency %s ended %s', NEW.id, NEW.state)
+          FROM pgqueue.job_dependencies d
+         WHERE d.depends_on = NEW.id AND j.id = d.job_id
+           AND j.state = 'waiting' AND j.on_dependency_failure = 'cancel'
+           AND j.dependency_args IS DISTINCT FROM 'error';
+    ELSE
+        -- Error callbacks whose every watched job succeeded are not needed.
+        UPDATE pgqueue.jobs j
+           SET pending_dependencies = j.pending_dependencies - 1,
+               state = CASE WHEN j.pending_dependencies = 1 THEN 'cancelled' ELSE j.state END,
+               finished_at = CASE WHEN j.pending_dependencies = 1 THEN now() END,
+               last_error = CASE WHEN j.pending_dependencies = 1
+                                 THEN 'not needed: every job it watched succeeded' END
+          FROM pgqueue.job_dependencies d
+         WHERE d.depends_on = NEW.id AND j.id = d.job_id
+           AND j.state = 'waiting' AND j.dependency_args = 'error';
+    END IF;
+
+    -- One UPDATE both counts down and releases: a row may not be updated twice in
+    -- one statement, and j.pending_dependencies below is the value before this update.
+    FOR q IN
+        WITH released AS (
+            UPDATE pgqueue.jobs j
+               SET pending_dependencies = j.pending_dependencies - 1,
+                   state = CASE WHEN j.pending_dependencies = 1 THEN 'queued' ELSE j.state END,
+                   run_at = CASE WHEN j.pending_dependencies = 1
+                                 THEN greatest(j.run_at, now()) ELSE j.run_at END,
+                   args = CASE
+                       WHEN j.pending_dependencies <> 1 THEN j.args
+                       WHEN j.dependency_args = 'first' THEN jsonb_build_array(
+                           (SELECT p.result FROM pgqueue.job_dependencies d2
+                              JOIN pgqueue.jobs p ON p.id = d2.depends_on
+                             WHERE d2.job_id = j.id ORDER BY d2.position LIMIT 1)) || j.args
+                       WHEN j.dependency_args = 'list' THEN jsonb_build_array(
+                           (SELECT coalesce(jsonb_agg(p.result ORDER BY d2.position), '[]'::jsonb)
+                              FROM pgqueue.job_dependencies d2
+                              JOIN pgqueue.jobs p ON p.id = d2.depends_on
+                             WHERE d2.job_id = j.id)) || j.args
+                       ELSE j.args END
+              FROM pgqueue.job_dependencies d
+             WHERE d.depends_on = NEW.id AND j.id = d.job_id AND j.state = 'waiting'
+               AND j.dependency_args IS DISTINCT FROM 'error'
+               AND (satisfied OR j.on_dependency_failure = 'run')
+            RETURNING j.queue, j.state
+        )
+        SELECT DISTINCT queue FROM released WHERE state = 'queued'
+    LOOP
+        PERFORM pg_notify('pgqueue_jobs', q.queue);
+    END LOOP;
+    RETURN NULL;
+END
+$function$
 
 -- function serial_turn(key text, job_id bigint)
 CREATE OR REPLACE FUNCTION pgqueue.serial_turn(key text, job_id bigint)
@@ -534,6 +597,9 @@ AS $function$
 
 -- trigger jobs.jobs_notify
 CREATE TRIGGER jobs_notify AFTER INSERT ON pgqueue.jobs REFERENCING NEW TABLE AS new_jobs FOR EACH STATEMENT EXECUTE FUNCTION pgqueue.notify_jobs()
+
+-- trigger jobs.jobs_rearm_dependents
+CREATE TRIGGER jobs_rearm_dependents AFTER UPDATE OF state ON pgqueue.jobs FOR EACH ROW WHEN (new.has_dependents AND (old.state = ANY (ARRAY['dead'::text, 'cancelled'::text])) AND (new.state = ANY (ARRAY['queued'::text, 'waiting'::text]))) EXECUTE FUNCTION pgqueue.rearm_dependents()
 
 -- trigger jobs.jobs_release_dependents
 CREATE TRIGGER jobs_release_dependents AFTER UPDATE OF state ON pgqueue.jobs FOR EACH ROW WHEN (new.has_dependents AND (new.state = ANY (ARRAY['succeeded'::text, 'dead'::text, 'cancelled'::text])) AND old.state IS DISTINCT FROM new.state) EXECUTE FUNCTION pgqueue.release_dependents()

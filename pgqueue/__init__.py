@@ -14,6 +14,7 @@ from .context import Context
 from .errors import (
     Discard,
     JobCancelled,
+    JobExpired,
     JobFailed,
     PayloadTooLarge,
     PgQueueError,
@@ -23,6 +24,7 @@ from .errors import (
 )
 from .job import Job, JobState
 from .task import Task
+from .workflow import chain, chord, group
 
 __version__ = "0.1.0"
 
@@ -36,6 +38,7 @@ __all__ = [
     "Job",
     "JobCancelled",
     "JobEvent",
+    "JobExpired",
     "JobFailed",
     "JobState",
     "PayloadTooLarge",
@@ -47,5 +50,8 @@ __all__ = [
     "UnknownTask",
     "Worker",
     "__version__",
+    "chain",
+    "chord",
+    "group",
     "resolve_dsn",
 ]

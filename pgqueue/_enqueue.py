@@ -74,6 +74,8 @@ def params(r: Resolved) -> dict[str, Any]:
         "tags": r.tags,
         "serial_key": r.serial_key,
         "trace": None,
+        "expires_in": r.expires_in,
+        "expires_at": r.expires_at,
     }
 
 
@@ -252,16 +254,20 @@ def build_row(
 
     Keys: queue, task, args/kwargs (jsonb-adapted), priority, max_attempts,
     run_at (aware datetime or None for now; a delay is counted from the client's
-    clock here), delay (seconds or None), unique_key, tags.
+    clock here), delay (seconds or None), expires_at (likewise), unique_key, tags.
     """
     r = resolve(task, options)
     args_json, kwargs_json, key = payload(app, r, None, args, kwargs)
     run_at = r.run_at
     if run_at is None and r.delay is not None:
         run_at = datetime.now(UTC) + timedelta(seconds=r.delay)
+    expires_at = r.expires_at
+    if expires_at is None and r.expires_in is not None:
+        expires_at = datetime.now(UTC) + timedelta(seconds=r.expires_in)
     row = params(r)
     row.update(
         run_at=run_at,
+        expires_at=expires_at,
         args=Jsonb(None, dumps=lambda _: args_json),
         kwargs=Jsonb(None, dumps=lambda _: kwargs_json),
         unique_key=key,

@@ -98,10 +98,14 @@ class Batch:
         characters (json escapes them), so JSON only needs its backslashes doubled.
         """
         run_at = r.run_at or db_now + timedelta(seconds=r.delay or 0.0)
+        expires_at = r.expires_at
+        if expires_at is None and r.expires_in is not None:
+            expires_at = db_now + timedelta(seconds=r.expires_in)
         tail = "\t".join(
             ["", r.queue, r.task, str(r.priority), str(r.max_attempts), run_at.isoformat(),
              _copy_escape(_array_literal(r.tags)),
-             "\\N" if r.serial_key is None else _copy_escape(r.serial_key)]
+             "\\N" if r.serial_key is None else _copy_escape(r.serial_key),
+             "\\N" if expires_at is None else expires_at.isoformat()]
         ) + "\n"
         bs, bs2 = "\\", "\\\\"
         args, kwargs = self.args, self.kwargs

@@ -28,6 +28,12 @@ SMALLINT_MIN: Final = -32768
 SMALLINT_MAX: Final = 32767
 
 MAX_ATTEMPTS: Final = 5
+BACKOFF_BASE_S: Final = 1.0
+BACKOFF_MAX_S: Final = 3600.0
+BACKOFF_JITTER: Final = 0.25
+RETENTION_SUCCEEDED_S: Final = 7 * 86400.0
+RETENTION_CANCELLED_S: Final = 7 * 86400.0
+RETENTION_DEAD_S: Final = 30 * 86400.0
 MAX_PAYLOAD_BYTES: Final = 1024 * 1024
 POOL_MIN_SIZE: Final = 1
 POOL_MAX_SIZE: Final = 10
@@ -42,7 +48,9 @@ class Settings:
     """Tunable knobs of an :class:`~pgqueue.App`.
 
     Every field is validated on construction; a bad value raises
-    :class:`~pgqueue.errors.ConfigurationError` naming the field.
+    :class:`~pgqueue.errors.ConfigurationError` naming the field. The ``default_*``
+    fields are the app-wide defaults of the task options of the same name (a task's own
+    option wins; ``App(default_timeout=30)`` sets them by keyword).
     """
 
     max_payload_bytes: int = MAX_PAYLOAD_BYTES
@@ -50,6 +58,22 @@ class Settings:
     pool_max_size: int = POOL_MAX_SIZE
     default_queue: str = DEFAULT_QUEUE
     default_max_attempts: int = MAX_ATTEMPTS
+    default_priority: int = 0
+    """Priority of tasks that set none (higher runs first)."""
+    default_timeout: float | None = None
+    """Seconds one attempt of a task that sets no ``timeout`` may run (None: no limit)."""
+    default_store_result: bool = True
+    """Whether tasks that do not say keep their return value in the job row."""
+    default_backoff_base: float = BACKOFF_BASE_S
+    """Seconds before a failed job's 2nd attempt, doubling per attempt (tasks may override)."""
+    default_backoff_max: float = BACKOFF_MAX_S
+    default_backoff_jitter: float = BACKOFF_JITTER
+    """Fraction of each back-off delay randomised (+/-); 0 for exact delays."""
+    retention_succeeded_s: float | None = RETENTION_SUCCEEDED_S
+    """How long finished jobs (with their results) are kept, per final state, before
+    retention deletes them; None keeps them for ever. Read through ``App.retention``."""
+    retention_cancelled_s: float | None = RETENTION_CANCELLED_S
+    retention_dead_s: float | None = RETENTION_DEAD_S
     wake_window_ms: int = WAKE_WINDOW_MS
     """Single enqueues on pgqueue's own pool send their wake-up NOTIFY in their own commit
     while their queue's wake-ups from this process average at most one per this many
@@ -84,6 +108,37 @@ class Settings:
                 f"setting wake_burst must be between 1 and {WAKE_BURST_MAX}, got {self.wake_burst}"
             )
         check_name(self.default_queue, "queue", field="default_queue")
+        if not SMALLINT_MIN <= self.default_priority <= SMALLINT_MAX:
+            raise ConfigurationError(
+                f"setting default_priority must be between {SMALLINT_MIN} and {SMALLINT_MAX}, "
+                f"got {self.default_priority}"
+            )
+        if not isinstance(self.default_store_result, bool):
+            raise ConfigurationError(
+                f"setting default_store_result must be a bool, got {self.default_store_result!r}"
+            )
+        optional = ("default_timeout", "retention_succeeded_s", "retention_cancelled_s",
+                    "retention_dead_s")
+        for name in ("default_backoff_base", "default_backoff_max", "default_backoff_jitter",
+                     *optional):
+            value = getattr(self, name)
+            if value is None and name in optional:
+                continue
+            if (not isinstance(value, int | float) or isinstance(value, bool)
+                    or not value >= 0 or value == float("inf")):
+                raise ConfigurationError(
+                    f"setting {name} must be a finite number of seconds >= 0"
+                    f"{' or None' if name in optional else ''}, got {value!r}"
+                )
+        if self.default_timeout is not None and not self.default_timeout > 0:
+            raise ConfigurationError(
+                f"setting default_timeout must be > 0 seconds or None, got {self.default_timeout!r}"
+            )
+        if self.default_backoff_jitter > 1:
+            raise ConfigurationError(
+                f"setting default_backoff_jitter must be between 0 and 1, "
+                f"got {self.default_backoff_jitter!r}"
+            )
 
 
 def install_hint(extra: str) -> str:

@@ -95,6 +95,28 @@ def check_run_at(run_at: object) -> datetime | None:
     return run_at
 
 
+def check_expires(expires: object) -> tuple[float | None, datetime | None]:
+    """``expires`` as (seconds from now, absolute time): a number of seconds >= 0 or a
+    timedelta (counted from the enqueue, like Celery's), or an aware datetime."""
+    if expires is None:
+        return None, None
+    if isinstance(expires, datetime):
+        if expires.tzinfo is None or expires.utcoffset() is None:
+            raise InvalidOption("expires must be timezone-aware (e.g. datetime.now(UTC))")
+        return None, expires
+    seconds = expires.total_seconds() if isinstance(expires, timedelta) else expires
+    if (
+        not isinstance(seconds, int | float)
+        or isinstance(seconds, bool)
+        or not math.isfinite(seconds)
+        or seconds < 0
+    ):
+        raise InvalidOption(
+            f"expires must be seconds >= 0, a timedelta or an aware datetime, got {expires!r}"
+        )
+    return float(seconds), None
+
+
 def check_tags(tags: object) -> list[str]:
     if isinstance(tags, str) or not isinstance(tags, Sequence | set | frozenset):
         raise InvalidOption(f"tags must be a list of strings, got {tags!r}")
@@ -171,6 +193,10 @@ class Resolved:
     """Derives each job's key from its arguments (the task's ``unique_key`` callable)."""
     serial_key: str | None = None
     """Jobs sharing it run one at a time, in id order (the claim enforces it)."""
+    expires_in: float | None = None
+    """Seconds from the enqueue after which a job not yet started is dropped."""
+    expires_at: datetime | None = None
+    """The same as an absolute time (at most one of the two is set)."""
 
 
 def resolve(task: TaskOptions, options: EnqueueOptions) -> Resolved:
@@ -185,6 +211,7 @@ def resolve(task: TaskOptions, options: EnqueueOptions) -> Resolved:
         key_fn = task.unique_key
     else:
         fixed = task.unique_key
+    expires_in, expires_at = check_expires(options.expires)
     return Resolved(
         queue=check_name(task.queue if options.queue is None else options.queue, "queue"),
         task=task.name,
@@ -198,6 +225,8 @@ def resolve(task: TaskOptions, options: EnqueueOptions) -> Resolved:
         unique_key=fixed,
         key_fn=key_fn,
         serial_key=check_serial_key(options.serial_key),
+        expires_in=expires_in,
+        expires_at=expires_at,
     )
 
 

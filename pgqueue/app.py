@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, Unpack, overload
 
 from . import _dsn
 from ._admin.queues import Queues
 from ._apool import LazyAsyncPool
+from ._compat import unknown_names
 from ._db import LazyPool
 from ._hooks import Hooks, JobEventName, JobHook, Middleware, WorkerEventName, WorkerHook
+from ._routes import Routes, RoutesArg
 from ._schedule import ScheduleDef
 from ._settings import Settings, check_name
 from ._wake import Wakeups
@@ -24,6 +27,7 @@ if TYPE_CHECKING:
     from psycopg.rows import TupleRow
     from psycopg_pool import AsyncConnectionPool
 
+    from ._admin.prune import Retention
     from ._metrics import Metrics
     from ._validate import ArgsCheck
     from .context import Context
@@ -47,12 +51,19 @@ class App:
         *,
         strict: bool = False,
         settings: Settings | None = None,
+        routes: RoutesArg | None = None,
         **overrides: Any,
     ) -> None:
         if settings is not None and overrides:
             raise InvalidOption("pass either settings= or individual setting overrides, not both")
+        unknown = set(overrides) - _SETTING_NAMES
+        if unknown:
+            valid = _SETTING_NAMES | {"dsn", "strict", "settings", "routes"}
+            raise InvalidOption(unknown_names("App setting", unknown, valid))
         self.settings = settings or Settings(**overrides)
         self.strict = strict
+        self.routes = Routes(routes)
+        """Task-name patterns -> queue/priority (Celery's ``task_routes``; pgqueue._routes)."""
         self.tasks: dict[str, Task[Any, Any]] = {}
         self.schedules: dict[str, ScheduleDef] = {}
         self.hooks = Hooks()
@@ -70,6 +81,26 @@ class App:
             lambda: self.dsn, self.settings.wake_window_ms / 1000, self.settings.wake_burst
         )
         """Wake-up debouncing of single enqueues (see ``Settings.wake_window_ms``)."""
+
+        def pgqueue_map(task_name: str, calls: list[list[Any]]) -> list[Any]:
+            return _run_map(self, task_name, calls)
+
+        self.task(name=MAP_TASK)(pgqueue_map)
+
+    @property
+    def retention(self) -> Retention:
+        """How long finished jobs are kept, from the ``retention_*_s`` settings; pass it to
+        :func:`pgqueue._admin.prune.run_retention` / ``prune``."""
+        from ._admin.prune import Retention
+
+        def age(seconds: float | None) -> timedelta | None:
+            return None if seconds is None else timedelta(seconds=seconds)
+
+        return Retention(
+            succeeded=age(self.settings.retention_succeeded_s),
+            cancelled=age(self.settings.retention_cancelled_s),
+            dead=age(self.settings.retention_dead_s),
+        )
 
     # --- database -----------------------------------------------------------------------
     @property
@@ -125,17 +156,17 @@ class App:
         transactional: bool = False,
         name: str | None = None,
         queue: str | None = None,
-        priority: int = 0,
+        priority: int | None = None,
         max_attempts: int | None = None,
         timeout: float | None = None,
         soft_timeout: float | None = None,
         pool: Literal["thread", "process"] | None = None,
-        store_result: bool = True,
+        store_result: bool | None = None,
         retry_on: Sequence[type[BaseException]] = (),
         discard_on: Sequence[type[BaseException]] = (),
-        backoff_base: float = 1.0,
-        backoff_max: float = 3600.0,
-        backoff_jitter: float = 0.25,
+        backoff_base: float | None = None,
+        backoff_max: float | None = None,
+        backoff_jitter: float | None = None,
         backoff: BackoffFn | None = None,
         unique_key: str | UniqueKeyFn | None = None,
         tags: Sequence[str] = (),
@@ -147,18 +178,18 @@ class App:
         *,
         name: str | None = None,
         queue: str | None = None,
-        priority: int = 0,
+        priority: int | None = None,
         max_attempts: int | None = None,
         timeout: float | None = None,
         soft_timeout: float | None = None,
         pool: Literal["thread", "process"] | None = None,
         bind: Literal[False] = False,
-        store_result: bool = True,
+        store_result: bool | None = None,
         retry_on: Sequence[type[BaseException]] = (),
         discard_on: Sequence[type[BaseException]] = (),
-        backoff_base: float = 1.0,
-        backoff_max: float = 3600.0,
-        backoff_jitter: float = 0.25,
+        backoff_base: float | None = None,
+        backoff_max: float | None = None,
+        backoff_jitter: float | None = None,
         backoff: BackoffFn | None = None,
         unique_key: str | UniqueKeyFn | None = None,
         tags: Sequence[str] = (),
@@ -167,9 +198,11 @@ class App:
     def task(self, fn: Callable[P, R] | None = None, /, **options: Any) -> Any:  # type: ignore[misc]
         """Register a function as a task (usable bare, ``@app.task``, or with options).
 
-        ``name`` defaults to the function's dotted path (``module.qualname``).
-        Raises InvalidName / InvalidOption for bad defaults, and InvalidOption when
-        the name is already registered to another function.
+        ``name`` defaults to the function's dotted path (``module.qualname``). Options
+        left out (or None) take a route's queue/priority (``App(routes=...)``), else the
+        app-wide defaults (``Settings.default_*``). Raises InvalidName / InvalidOption for
+        bad values, InvalidOption for an unknown option (naming the pgqueue equivalent of
+        a Celery one) and when the name is already registered to another function.
         """
 
         def register(f: Callable[P, R]) -> Task[P, R]:
@@ -188,13 +221,21 @@ class App:
     def _task_options(self, fn: Callable[..., Any], options: dict[str, Any]) -> TaskOptions:
         from ._enqueue import validate_task_options
 
+        unknown = set(options) - _TASK_OPTION_NAMES
+        if unknown:
+            raise InvalidOption(unknown_names("task option", unknown, _TASK_OPTION_NAMES))
         # Functions defined inside functions have "<locals>" in their qualname, which is
         # not a valid task name; drop it (pass name= when two would collide).
         qualname = fn.__qualname__.replace("<locals>.", "")
         name = options.pop("name", None) or f"{fn.__module__}.{qualname}"
-        queue = options.pop("queue", None) or self.settings.default_queue
-        if options.get("max_attempts") is None:
-            options["max_attempts"] = self.settings.default_max_attempts
+        # Precedence: the task's own option, then a route, then the app-wide default.
+        route = self.routes.lookup(name)
+        queue = options.pop("queue", None) or route.get("queue") or self.settings.default_queue
+        if options.get("priority") is None:
+            options["priority"] = route.get("priority", self.settings.default_priority)
+        for key, default in self._task_defaults().items():
+            if options.get(key) is None:
+                options[key] = default
         for key in ("retry_on", "discard_on", "tags"):
             if key in options:
                 options[key] = tuple(options[key])
@@ -275,11 +316,25 @@ class App:
             return task.options
         if self.strict:
             self.get_task(task_name)
+        route = self.routes.lookup(task_name)
         return TaskOptions(
             name=check_name(task_name, "task"),
-            queue=self.settings.default_queue,
-            max_attempts=self.settings.default_max_attempts,
+            queue=route.get("queue", self.settings.default_queue),
+            priority=route.get("priority", self.settings.default_priority),
+            **self._task_defaults(),
         )
+
+    def _task_defaults(self) -> dict[str, Any]:
+        """The app-wide defaults of the task options that have one (Settings.default_*)."""
+        s = self.settings
+        return {
+            "max_attempts": s.default_max_attempts,
+            "timeout": s.default_timeout,
+            "store_result": s.default_store_result,
+            "backoff_base": s.default_backoff_base,
+            "backoff_max": s.default_backoff_max,
+            "backoff_jitter": s.default_backoff_jitter,
+        }
 
     # --- periodic schedules -------------------------------------------------------------
     def periodic(
@@ -391,3 +446,30 @@ class App:
 
             self._metrics = Metrics(self)
         return self._metrics
+
+
+_SETTING_NAMES = frozenset(f.name for f in fields(Settings))
+_TASK_OPTION_NAMES = frozenset(f.name for f in fields(TaskOptions))
+
+MAP_TASK = "pgqueue.map"
+"""The built-in task behind ``task.map`` / ``starmap`` / ``chunks`` (registered on every App)."""
+
+
+def _run_map(app: App, task_name: str, calls: list[list[Any]]) -> list[Any]:
+    """Call ``task_name`` once per argument list, in order, in this worker; the results.
+
+    An exception ends the whole job (and its retry runs every call again), as in Celery.
+    ``bind=True`` tasks are not supported here; ``async def`` tasks run on their own loop.
+    """
+    task = app.get_task(task_name)
+    if task.options.bind:
+        raise InvalidOption(
+            f"task {task_name} takes a Context (bind=True): map/starmap/chunks cannot call it"
+        )
+    out: list[Any] = []
+    for call in calls:
+        value = task.fn(*call)
+        if asyncio.iscoroutine(value):
+            value = asyncio.run(value)
+        out.append(value)
+    return out

@@ -98,6 +98,12 @@ class JobFailed(PgQueueError):
         super().__init__(f"job {job_id} ended {state}: {last_error or 'no error recorded'}")
 
 
+class JobExpired(PgQueueError):
+    """The type recorded (``pgqueue.JobExpired`` in ``jobs.errors``) for a job that reached
+    its ``expires`` time before a worker started it: the claim ended it ``cancelled``
+    without running it. Waiting on such a job raises :class:`JobFailed`."""
+
+
 class SchemaOutOfDate(PgQueueError, RuntimeError):
     """The database schema is not at the revision this pgqueue expects: run
     ``pgqueue migrate``. The CLI exits 4."""

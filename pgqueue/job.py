@@ -54,7 +54,9 @@ TRANSITIONS: dict[JobState, frozenset[JobState]] = {
     ),
     JobState.SUCCEEDED: frozenset(),
     JobState.DEAD: frozenset({JobState.QUEUED}),  # operator requeue
-    JobState.CANCELLED: frozenset({JobState.QUEUED}),  # operator requeue
+    # operator requeue; waiting: a workflow step re-armed when the failed dependency that
+    # cancelled it is retried (the trigger pgqueue.rearm_dependents)
+    JobState.CANCELLED: frozenset({JobState.QUEUED, JobState.WAITING}),
 }
 
 
@@ -82,6 +84,8 @@ class JobRow:
     tags: list[str]
     progress: dict[str, Any] | None = None
     """The last ``ctx.progress(...)`` report: current, total, message, at (not in claim rows)."""
+    expires_at: datetime | None = None
+    """When a job not yet started is dropped (``expires=``; not in claim rows)."""
 
 
 class Job(Generic[R]):
@@ -183,6 +187,35 @@ class Job(Generic[R]):
             raise TimeoutError(f"job {self.id} did not finish within {timeout}s")
         return min(delay, left)
 
+    # --- Celery's AsyncResult vocabulary (each reads the row once) -------------------------
+    def get(self, timeout: float | None = None) -> R:
+        """Celery's ``AsyncResult.get``: exactly :meth:`result` (same waiting and errors)."""
+        return self.result(timeout=timeout)
+
+    def ready(self) -> bool:
+        """Whether the job has finished (succeeded, dead or cancelled); re-reads the row."""
+        return self.refresh().state.terminal
+
+    def successful(self) -> bool:
+        """Whether the job succeeded; re-reads the row."""
+        return self.refresh().state is JobState.SUCCEEDED
+
+    def failed(self) -> bool:
+        """Whether the job ended dead or cancelled (expired included); re-reads the row."""
+        return self.refresh().state in (JobState.DEAD, JobState.CANCELLED)
+
+    def revoke(self, terminate: bool = False) -> bool:
+        """Celery's ``revoke``: cancel the job if it has not started; with ``terminate=True``
+        a running one is asked to stop too (:meth:`cancel`). True if it was cancelled now
+        (or asked to stop). Raises JobNotFound."""
+        from ._admin import cancel_jobs
+
+        outcome = cancel_jobs(self.app, [self.id], running=terminate)
+        if outcome.missing:
+            raise JobNotFound(f"job {self.id} does not exist (never created, or pruned)")
+        self._row = None
+        return bool(outcome.cancelled or outcome.requested)
+
     # --- operator actions (pgqueue._admin does the work) ----------------------------------
     def cancel(self) -> bool:
         """Cancel this job; True if it was cancelled now or its worker was told to stop.
@@ -202,8 +235,11 @@ class Job(Generic[R]):
     def retry(self) -> bool:
         """Requeue this dead or cancelled job with a fresh attempt budget, to run now.
 
-        Returns False (and changes nothing) for a job in any other state, or whose
-        unique_key a live job holds. Raises JobNotFound.
+        Workflow steps cancelled because this job failed wait for it again (and so on
+        down the chain), so fixing and retrying a failed step resumes the workflow; the
+        ``pgqueue`` logger says how many were re-armed. Returns False (and changes
+        nothing) for a job in any other state, or whose unique_key a live job holds.
+        Raises JobNotFound.
         """
         from ._admin import retry_jobs
 

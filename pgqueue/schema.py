@@ -64,6 +64,7 @@ jobs = Table(
     Column("dependency_args", Text),
     Column("progress", JSONB),
     Column("trace", JSONB),
+    Column("expires_at", TIMESTAMPTZ),
     Index(
         "jobs_claim_idx",
         "queue",

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ._validate import ArgsCheck
     from .app import App
     from .job import Job
-    from .workflow import Signature
+    from .workflow import Signature, group
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -99,17 +99,14 @@ class EnqueueOptions:
     serial_key: str | None = None
     """Jobs sharing this key run one at a time, in enqueue (id) order, across all
     workers; the claim enforces it (see docs/operations.md)."""
+    expires: float | timedelta | datetime | None = None
+    """Seconds (or a timedelta) from the enqueue, or an aware datetime: a job no worker
+    has started by then is ended ``cancelled`` without running (pgqueue.JobExpired)."""
 
 
-class EnqueueOptionsDict(TypedDict, total=False):
-    """The keyword arguments of :meth:`Task.configure` and ``App.enqueue``, for type checkers.
+class NativeOptionsDict(TypedDict, total=False):
+    """The enqueue options that :meth:`Task.apply_async` takes by their native names."""
 
-    Mirrors :class:`EnqueueOptions` (a test keeps the two in step); None means "not set".
-    """
-
-    conn: Any
-    queue: str | None
-    priority: int | None
     delay: float | timedelta | None
     run_at: datetime | None
     unique_key: str | None
@@ -118,6 +115,18 @@ class EnqueueOptionsDict(TypedDict, total=False):
     depends_on: Sequence[Job[Any] | int] | None
     on_dependency_failure: Literal["cancel", "run"] | None
     serial_key: str | None
+
+
+class EnqueueOptionsDict(NativeOptionsDict, total=False):
+    """The keyword arguments of :meth:`Task.configure` and ``App.enqueue``, for type checkers.
+
+    Mirrors :class:`EnqueueOptions` (a test keeps the two in step); None means "not set".
+    """
+
+    conn: Any
+    queue: str | None
+    priority: int | None
+    expires: float | timedelta | datetime | None
 
 
 _NO_OPTIONS = EnqueueOptions()
@@ -159,7 +168,7 @@ class Task(Generic[P, R]):
         ``serial_key`` (jobs with the same key run one at a time, in enqueue order).
         Raises InvalidOption for unknown names or bad values, InvalidName for a bad queue.
         """
-        return Configured(self, _make_options(self.options, _NO_OPTIONS, dict(options)))
+        return Configured(self, make_options(self.options, _NO_OPTIONS, dict(options)))
 
     # enqueue/enqueue_async are overloaded only for the type checker: a job of an
     # ``async def`` task stores the awaited value, so its Job is typed by that, not by the
@@ -213,7 +222,70 @@ class Task(Generic[P, R]):
             self.app, self.options, _NO_OPTIONS, items, self.check
         )
 
+    # --- the Celery-style call surface (a thin layer over enqueue/configure) ------------------
+    @overload
+    def delay(self: Task[P, Coroutine[Any, Any, T]], *args: P.args, **kwargs: P.kwargs) -> Job[T]: ...
+    @overload
+    def delay(self, *args: P.args, **kwargs: P.kwargs) -> Job[R]: ...
+
+    def delay(self, *args: Any, **kwargs: Any) -> Job[Any]:
+        """Celery's ``delay``: exactly :meth:`enqueue` (its own short transaction)."""
+        return self.enqueue(*args, **kwargs)
+
+    def apply_async(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        countdown: float | timedelta | None = None,
+        eta: datetime | None = None,
+        expires: float | timedelta | datetime | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        conn: Any = None,
+        link: Any = None,
+        link_error: Any = None,
+        **options: Unpack[NativeOptionsDict],
+    ) -> Job[Any]:
+        """Celery's ``apply_async``, mapped onto the native options.
+
+        ``countdown`` is ``delay`` (seconds), ``eta`` is ``run_at`` (aware datetime),
+        ``expires`` (seconds from now or an aware datetime: a job not started by then ends
+        ``cancelled`` without running), ``queue``, ``priority`` (higher runs first),
+        ``conn`` (enqueue in the caller's transaction). ``link`` / ``link_error``: a
+        signature (or a list of them) enqueued with the job in the same transaction,
+        run after it succeeds (receiving its result) / fails (receiving its id and error);
+        see :mod:`pgqueue.workflow`. Other native options (``unique_key``, ``tags``,
+        ``max_attempts`` ...) by name. Returns the job. Raises what :meth:`configure` and
+        :meth:`enqueue` raise; Celery options pgqueue has no equivalent for are refused
+        with InvalidOption naming what to use instead.
+        """
+        from ._compat import apply_async
+
+        return apply_async(self, _NO_OPTIONS, args, kwargs, countdown, eta, expires, queue,
+                            priority, conn, link, link_error, dict(options))
+
     # --- workflows (pgqueue.workflow) -------------------------------------------------------
+    def map(self, items: Iterable[Any]) -> Signature:
+        """One job that calls this task once per item, in order, in one worker (Celery's
+        ``map``); its result is the list of results. See :func:`pgqueue.workflow.xmap`."""
+        from .workflow import xmap
+
+        return xmap(self, [(item,) for item in items])
+
+    def starmap(self, items: Iterable[Sequence[Any]]) -> Signature:
+        """Like :meth:`map`, each item being a tuple of positional arguments."""
+        from .workflow import xmap
+
+        return xmap(self, [tuple(item) for item in items])
+
+    def chunks(self, items: Iterable[Sequence[Any]], n: int) -> group:
+        """Split argument tuples into jobs of ``n`` calls each (Celery's ``chunks``): a
+        group of :meth:`starmap` jobs; its result is the list of each chunk's results."""
+        from .workflow import chunks
+
+        return chunks(self, items, n)
+
     def s(self, *args: Any, **kwargs: Any) -> Signature:
         """A signature for chains/groups/chords; receives the previous step's result first.
 
@@ -243,7 +315,7 @@ class Configured(Generic[P, R]):
 
     def configure(self, **options: Unpack[EnqueueOptionsDict]) -> Configured[P, R]:
         """More options on top of these (later values win)."""
-        return Configured(self.task, _make_options(self.task.options, self.options, dict(options)))
+        return Configured(self.task, make_options(self.task.options, self.options, dict(options)))
 
     @overload
     def enqueue(
@@ -298,6 +370,31 @@ class Configured(Generic[P, R]):
             self.task.app, self.task.options, self.options, items, self.task.check
         )
 
+    def delay(self, *args: Any, **kwargs: Any) -> Job[Any]:
+        """Celery's ``delay``: :meth:`enqueue` with these options."""
+        return self.enqueue(*args, **kwargs)
+
+    def apply_async(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        *,
+        countdown: float | timedelta | None = None,
+        eta: datetime | None = None,
+        expires: float | timedelta | datetime | None = None,
+        queue: str | None = None,
+        priority: int | None = None,
+        conn: Any = None,
+        link: Any = None,
+        link_error: Any = None,
+        **options: Unpack[NativeOptionsDict],
+    ) -> Job[Any]:
+        """See :meth:`Task.apply_async`; its options win over these."""
+        from ._compat import apply_async
+
+        return apply_async(self.task, self.options, args, kwargs, countdown, eta, expires,
+                            queue, priority, conn, link, link_error, dict(options))
+
     def _no_dependencies(self, method: str) -> None:
         from .errors import InvalidOption
 
@@ -319,7 +416,7 @@ class Configured(Generic[P, R]):
         )
 
 
-def _make_options(task: TaskOptions, base: EnqueueOptions, options: dict[str, Any]) -> EnqueueOptions:
+def make_options(task: TaskOptions, base: EnqueueOptions, options: dict[str, Any]) -> EnqueueOptions:
     """``base`` updated with ``options``, checked now so mistakes surface at configure()."""
     from ._validate import resolve
 
@@ -334,10 +431,9 @@ def checked_options(options: dict[str, Any]) -> dict[str, Any]:
 
     unknown = sorted(set(options) - _OPTION_NAMES)
     if unknown:
-        raise InvalidOption(
-            f"unknown enqueue option(s) {', '.join(unknown)}; "
-            f"allowed: {', '.join(sorted(_OPTION_NAMES))}"
-        )
+        from ._compat import unknown_names
+
+        raise InvalidOption(unknown_names("enqueue option", unknown, _OPTION_NAMES))
     return options
 
 

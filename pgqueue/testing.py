@@ -28,7 +28,7 @@ from ._worker.completer import write_batch
 from ._worker.execution import Execution
 from ._worker.outcome import OUTCOMES, Outcome
 from .app import App
-from .job import Job, JobRow
+from .job import Job, JobRow, JobState
 from .task import Task
 
 LEASE_S = 300.0
@@ -56,13 +56,17 @@ def run_job(job: Job) -> Job:
     """Claim ``job`` (if queued, even when scheduled for later), run it in this thread,
     write its outcome, and return the refreshed job.
 
-    One attempt: a failing job is left queued for its retry (or dead). Raises
-    AssertionError when the job is not queued.
+    One attempt: a failing job is left queued for its retry (or dead). A job past its
+    ``expires`` time is ended ``cancelled`` without running, as a worker's claim does.
+    Raises AssertionError when the job is not queued.
     """
     worker_id = uuid.uuid4()
     with job.app.pool.connection() as conn:
+        before = job.refresh().state
         row = claims.claim_job(conn, worker_id, job.id, LEASE_S)
     if row is None:
+        if before is JobState.QUEUED and job.refresh().state is JobState.CANCELLED:
+            return job  # expired at this claim
         raise AssertionError(f"job {job.id} is not queued (state {job.refresh().state.value})")
     _run_and_write(job.app, row, worker_id)
     return job.refresh()

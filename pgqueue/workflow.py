@@ -12,7 +12,16 @@ finishes their last dependency, so a workflow survives any worker dying.
   order, once all of them succeeded.
 
 When a dependency ends ``dead`` or ``cancelled`` its dependents are cancelled
-(default) or run anyway (``on_dependency_failure="run"``).
+(default) or run anyway (``on_dependency_failure="run"``). Retrying the failed job
+(``job.retry()``, ``pgqueue jobs retry``) re-arms the dependents cancelled because of it,
+down the chain (the trigger pgqueue.rearm_dependents, migration 0009).
+
+Composing, as in Celery: ``a.s() | b.s()`` is a chain (``group | sig`` a chord);
+``sig.link(cb)`` runs ``cb`` after ``sig`` succeeded, with its result; ``flow.link_error(eb)``
+runs ``eb(job_id, error, *args)`` once, when the first job of the flow ends dead or
+cancelled (and cancels it as not needed when all succeed); ``task.map(items)``,
+``task.starmap(tuples)`` (one job calling the task per item) and ``task.chunks(tuples, n)``
+(a group of such jobs). Everything is written in one transaction and enforced by triggers.
 """
 
 from __future__ import annotations
@@ -20,11 +29,10 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Self
 
-from . import _conn
-from ._sql import query
-from .errors import InvalidOption, JobNotFound
+from .errors import InvalidOption
 
 if TYPE_CHECKING:
     from .app import App
@@ -33,9 +41,70 @@ if TYPE_CHECKING:
 
 DEPENDENCY_FAILURE = ("cancel", "run")
 
+_SIGNATURE_OPTIONS = frozenset(
+    {"queue", "priority", "delay", "run_at", "expires", "max_attempts", "tags", "serial_key",
+     "unique_key", "on_dependency_failure"}
+)
+_CELERY_ALIASES = {"countdown": "delay", "eta": "run_at"}
+
+
+class _Composable:
+    """What every workflow element shares: callbacks, ``|``, and the ways to enqueue it.
+
+    ``link``/``link_error`` add to the element in place and return it (as Celery's
+    signatures are mutable; Celery's ``link`` returns the callback instead).
+    """
+
+    _links: list[Flow]
+    _errbacks: list[Signature]
+
+    def _init_callbacks(self) -> None:
+        object.__setattr__(self, "_links", [])
+        object.__setattr__(self, "_errbacks", [])
+
+    def link(self, callback: Flow) -> Self:
+        """Run ``callback`` after this element succeeded, receiving its result (a list for a
+        group) like the next step of a chain; it is cancelled if this element fails. It is
+        not part of this element's result."""
+        if not isinstance(callback, Signature | group | chain | chord):
+            raise InvalidOption(f"link takes a signature or workflow, got {callback!r}")
+        self._links.append(callback)
+        return self
+
+    def link_error(self, errback: Signature) -> Self:
+        """Run ``errback(job_id, error, *its args)`` once, when the first job of this element
+        ends dead or cancelled (``error`` is that job's last_error). When every job of the
+        element succeeds the errback ends ``cancelled`` as not needed. A Signature only."""
+        if not isinstance(errback, Signature):
+            raise InvalidOption(f"link_error takes a signature (task.s(...)), got {errback!r}")
+        self._errbacks.append(errback)
+        return self
+
+    on_error = link_error
+    """Celery's name for :meth:`link_error` on chains."""
+
+    def __or__(self, other: Flow) -> chain | chord:
+        """``a | b``: a chain (flattened); ``group | signature`` is a chord."""
+        if not isinstance(other, Signature | group | chain | chord):
+            return NotImplemented
+        if isinstance(self, group) and isinstance(other, Signature) and not self._has_callbacks():
+            return chord(self, other)
+        left = list(self.steps) if isinstance(self, chain) and not self._has_callbacks() else [self]
+        right = (list(other.steps) if isinstance(other, chain) and not other._has_callbacks()
+                 else [other])
+        return chain(*left, *right)
+
+    def _has_callbacks(self) -> bool:
+        return bool(self._links or self._errbacks)
+
+    def enqueue(self, conn: Any = None) -> WorkflowHandle:
+        """Write every job of the workflow in one transaction (the caller's with ``conn``)."""
+        assert isinstance(self, Signature | group | chain | chord)
+        return _enqueue(self, conn)
+
 
 @dataclass(frozen=True)
-class Signature:
+class Signature(_Composable):
     """A task with its arguments, not yet enqueued (``task.s(...)`` / ``task.si(...)``)."""
 
     task: Task[Any, Any]
@@ -44,18 +113,52 @@ class Signature:
     immutable: bool = False
     """True: ignore the previous step's result instead of receiving it."""
     options: dict[str, Any] = field(default_factory=dict)
-    """Enqueue options (queue, priority, delay, max_attempts, tags, on_dependency_failure)."""
+    """Enqueue options (queue, priority, delay, run_at, expires, max_attempts, tags,
+    serial_key, unique_key, on_dependency_failure)."""
+
+    def __post_init__(self) -> None:
+        self._init_callbacks()
+        _check_signature_options(self.options)
 
     def set(self, **options: Any) -> Signature:
-        """A copy with these enqueue options."""
-        return replace(self, options={**self.options, **options})
+        """A copy with these enqueue options (Celery's ``countdown``/``eta`` are accepted as
+        ``delay``/``run_at``); raises InvalidOption for an unknown one."""
+        out = replace(self, options={**self.options, **_check_signature_options(options)})
+        out._links.extend(self._links)
+        out._errbacks.extend(self._errbacks)
+        return out
 
-    def enqueue(self, conn: Any = None) -> WorkflowHandle:
-        return _enqueue(self, conn)
+    def delay(self, *args: Any, **kwargs: Any) -> Job:
+        """Enqueue with ``args`` in front of the signature's own (Celery's partials) and
+        ``kwargs`` merged over its own, with any link/link_error callbacks; returns the job."""
+        return self.apply_async(args, kwargs)
+
+    def apply_async(
+        self,
+        args: Sequence[Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        conn: Any = None,
+        link: Flow | Sequence[Flow] | None = None,
+        link_error: Signature | Sequence[Signature] | None = None,
+        **options: Any,
+    ) -> Job:
+        """Like :meth:`delay`, with enqueue options (as :meth:`set`) and callbacks for this
+        call only (``link``/``link_error``: one or a list); returns the job."""
+        sig = self.set(**options)  # a copy: this call's arguments and callbacks stay off self
+        if args or kwargs:
+            sig = replace(sig, args=(*tuple(args or ()), *sig.args),
+                          kwargs={**sig.kwargs, **(kwargs or {})})
+            sig._links.extend(self._links)
+            sig._errbacks.extend(self._errbacks)
+        for callback in _one_or_many(link):
+            sig.link(callback)
+        for errback in _one_or_many(link_error):
+            sig.link_error(errback)
+        return sig.enqueue(conn).jobs[0]
 
 
 @dataclass(frozen=True)
-class group:
+class group(_Composable):
     """Fan-out: the members run in parallel."""
 
     members: tuple[Any, ...]
@@ -66,13 +169,18 @@ class group:
         if not members:
             raise InvalidOption("a group needs at least one member")
         object.__setattr__(self, "members", tuple(members))
+        self._init_callbacks()
 
-    def enqueue(self, conn: Any = None) -> WorkflowHandle:
-        return _enqueue(self, conn)
+    def apply_async(self, conn: Any = None) -> WorkflowHandle:
+        """Celery's name for :meth:`enqueue`."""
+        return self.enqueue(conn)
+
+    def delay(self) -> WorkflowHandle:
+        return self.enqueue()
 
 
 @dataclass(frozen=True)
-class chain:
+class chain(_Composable):
     """Steps that run one after another, each receiving the previous result."""
 
     steps: tuple[Any, ...]
@@ -81,24 +189,106 @@ class chain:
         if not steps:
             raise InvalidOption("a chain needs at least one step")
         object.__setattr__(self, "steps", tuple(steps))
+        self._init_callbacks()
 
-    def enqueue(self, conn: Any = None) -> WorkflowHandle:
-        return _enqueue(self, conn)
+    def apply_async(self, conn: Any = None) -> WorkflowHandle:
+        """Celery's name for :meth:`enqueue`."""
+        return self.enqueue(conn)
+
+    def delay(self) -> WorkflowHandle:
+        return self.enqueue()
 
 
 @dataclass(frozen=True)
-class chord:
-    """Fan-out then fan-in: ``callback`` receives the list of the group's results."""
+class chord(_Composable):
+    """Fan-out then fan-in: ``body`` receives the list of the group's results.
+
+    ``chord(header, body, on_dependency_failure="run")`` runs the body even when members
+    fail (their results are then null); the default ``"cancel"`` cancels it. Celery's
+    ``chord(header)(body)`` enqueues at once.
+    """
 
     header: group
-    callback: Signature
+    callback: Signature | None
 
-    def __init__(self, header: group | Iterable[Signature], callback: Signature) -> None:
+    def __init__(
+        self,
+        header: group | Iterable[Signature],
+        body: Signature | None = None,
+        *,
+        on_dependency_failure: str | None = None,
+    ) -> None:
+        if body is not None and on_dependency_failure is not None:
+            body = body.set(on_dependency_failure=on_dependency_failure)
         object.__setattr__(self, "header", header if isinstance(header, group) else group(header))
-        object.__setattr__(self, "callback", callback)
+        object.__setattr__(self, "callback", body)
+        object.__setattr__(self, "_on_failure", on_dependency_failure)
+        self._init_callbacks()
 
-    def enqueue(self, conn: Any = None) -> WorkflowHandle:
-        return _enqueue(self, conn)
+    @property
+    def body(self) -> Signature | None:
+        """Celery's name for the callback."""
+        return self.callback
+
+    def __call__(self, body: Signature, conn: Any = None) -> WorkflowHandle:
+        """``chord(header)(body)``: enqueue with this body now."""
+        full = chord(self.header, body, on_dependency_failure=getattr(self, "_on_failure", None))
+        full._links.extend(self._links)
+        full._errbacks.extend(self._errbacks)
+        return full.enqueue(conn)
+
+    def apply_async(self, conn: Any = None) -> WorkflowHandle:
+        """Celery's name for :meth:`enqueue`."""
+        return self.enqueue(conn)
+
+    def delay(self) -> WorkflowHandle:
+        return self.enqueue()
+
+
+def _one_or_many(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _check_signature_options(options: dict[str, Any]) -> dict[str, Any]:
+    from ._compat import unknown_names
+
+    for celery, native in _CELERY_ALIASES.items():
+        if celery in options:
+            options[native] = options.pop(celery)
+    unknown = set(options) - _SIGNATURE_OPTIONS
+    if unknown:
+        raise InvalidOption(unknown_names("enqueue option", unknown, _SIGNATURE_OPTIONS))
+    return options
+
+
+def xmap(task: Task[Any, Any], calls: Sequence[Sequence[Any]]) -> Signature:
+    """One job (the built-in task ``pgqueue.map``, in ``task``'s queue) that calls ``task``
+    once per argument tuple, in order; its result is the list of results. Immutable: in a
+    chain it ignores the previous step's result."""
+    from .app import MAP_TASK
+
+    for call in calls:
+        task.check(call, {})
+    runner = task.app.get_task(MAP_TASK)
+    return Signature(
+        runner, (task.name, [list(c) for c in calls]), {}, immutable=True,
+        options={"queue": task.options.queue, "priority": task.options.priority},
+    )
+
+
+def chunks(task: Task[Any, Any], items: Iterable[Sequence[Any]], n: int) -> group:
+    """A group of :func:`xmap` jobs of ``n`` argument tuples each (the last may be shorter)."""
+    if type(n) is not int or n < 1:
+        raise InvalidOption(f"chunks needs a chunk size n >= 1, got {n!r}")
+    it = iter(items)
+    parts = []
+    while part := list(islice(it, n)):
+        parts.append(xmap(task, [tuple(c) for c in part]))
+    if not parts:
+        raise InvalidOption("chunks needs at least one item")
+    return group(*parts)
 
 
 Flow = Signature | group | chain | chord
@@ -125,148 +315,21 @@ class WorkflowHandle:
             results.append(job.result(timeout=left))
         return results if self._many else results[0]
 
-
-@dataclass
-class _Node:
-    sig: Signature
-    parents: list[int]
-    mode: str | None
-
-
-def _compile(flow: Flow, parents: list[int], nodes: list[_Node]) -> list[int]:
-    """Append the flow's nodes (depending on ``parents``); return its tail node indexes."""
-    if isinstance(flow, Signature):
-        mode = None
-        if parents and not flow.immutable:
-            mode = "first" if len(parents) == 1 else "list"
-        nodes.append(_Node(flow, list(parents), mode))
-        return [len(nodes) - 1]
-    if isinstance(flow, group):
-        tails: list[int] = []
-        for member in flow.members:
-            tails.extend(_compile(member, parents, nodes))
-        return tails
-    if isinstance(flow, chain):
-        tails = list(parents)
-        for step in flow.steps:
-            tails = _compile(step, tails, nodes)
-        return tails
-    if isinstance(flow, chord):
-        return _compile(chain(flow.header, flow.callback), parents, nodes)
-    raise InvalidOption(f"not a workflow element: {flow!r} (use task.s(...), group, chain, chord)")
-
-
-def _app_of(nodes: list[_Node]) -> App:
-    apps = {id(n.sig.task.app): n.sig.task.app for n in nodes}
-    if len(apps) != 1:
-        raise InvalidOption("all tasks of a workflow must belong to the same App")
-    return next(iter(apps.values()))
-
-
-def _enqueue(flow: Flow, conn: Any) -> WorkflowHandle:
-    from .job import Job
-
-    nodes: list[_Node] = []
-    tails = _compile(flow, [], nodes)
-    app = _app_of(nodes)
-    has_children = {p for n in nodes for p in n.parents}
-    rows = [_row(app, n, i in has_children) for i, n in enumerate(nodes)]
-    ids = _write(app, conn, rows, nodes, external=[])
-    jobs = [Job(app, i) for i in ids]
-    many = isinstance(flow, group) or len(tails) > 1
-    return WorkflowHandle(app, jobs, [jobs[t] for t in tails], many)
-
-
-def _row(app: App, node: _Node, has_dependents: bool, external: int = 0) -> dict[str, Any]:
-    from . import _enqueue as enq
-    from .task import EnqueueOptions
-
-    options = dict(node.sig.options)
-    on_failure = options.pop("on_dependency_failure", "cancel")
-    if on_failure not in DEPENDENCY_FAILURE:
-        raise InvalidOption(f"on_dependency_failure must be 'cancel' or 'run', got {on_failure!r}")
-    row = enq.build_row(
-        app, node.sig.task.options, EnqueueOptions(**options), node.sig.args, node.sig.kwargs
-    )
-    pending = len(node.parents) + external
-    row.update(
-        state="waiting" if pending else "queued",
-        last_error=None,
-        has_dependents=has_dependents,
-        pending=pending,
-        on_dependency_failure=on_failure,
-        dependency_args=node.mode,
-    )
-    return row
-
-
-def _write(
-    app: App, conn: Any, rows: list[dict[str, Any]], nodes: list[_Node], external: list[int]
-) -> list[int]:
-    with _conn.transaction(app, conn) as pg:
-        with pg.cursor() as cur:
-            cur.executemany(query("flow_insert"), rows, returning=True)
-            ids: list[int] = []
-            while True:
-                found = cur.fetchone()
-                assert found is not None
-                ids.append(found[0])
-                if not cur.nextset():
-                    break
-            edges = [(ids[i], ids[p], pos) for i, n in enumerate(nodes) for pos, p in enumerate(n.parents)]
-            if edges:
-                cur.execute(
-                    query("flow_edges"),
-                    {
-                        "job_ids": [e[0] for e in edges],
-                        "parent_ids": [e[1] for e in edges],
-                        "positions": [e[2] for e in edges],
-                    },
-                )
-    return ids
+    get = result
+    """Celery's name for :meth:`result`."""
 
 
 def enqueue_with_dependencies(
     app: App, task: Task[Any, Any], options: dict[str, Any], args: Sequence[Any],
     kwargs: dict[str, Any], depends_on: Sequence[Job | int], conn: Any,
 ) -> Job:
-    """``task.configure(depends_on=[...]).enqueue(...)``: wait for existing jobs.
+    """``task.configure(depends_on=[...]).enqueue(...)``; see :mod:`pgqueue._flow`."""
+    from . import _flow
 
-    The parents are row-locked until commit, so none can finish unnoticed in
-    between. Parents that already succeeded count as done; parents already
-    ``dead``/``cancelled`` cancel the new job at once unless
-    ``on_dependency_failure="run"``. Raises JobNotFound for an unknown parent.
-    """
-    from .job import Job
+    return _flow.enqueue_with_dependencies(app, task, options, args, kwargs, depends_on, conn)
 
-    parent_ids = sorted({p if isinstance(p, int) else p.id for p in depends_on})
-    sig = Signature(task, tuple(args), dict(kwargs), immutable=True, options=dict(options))
-    node = _Node(sig, [], None)
-    with _conn.transaction(app, conn) as pg:
-        states = dict(pg.execute(query("flow_mark_parents"), {"ids": parent_ids}).fetchall())
-        missing = [p for p in parent_ids if p not in states]
-        if missing:
-            raise JobNotFound(f"depends_on names jobs that do not exist: {missing}")
-        row = _row(app, node, False)
-        failed = [p for p, s in states.items() if s in ("dead", "cancelled")]
-        pending = [p for p, s in states.items() if s not in ("succeeded", "dead", "cancelled")]
-        if row["on_dependency_failure"] == "run":
-            pending_count = len(pending)
-        else:
-            pending_count = len(pending)
-            if failed:
-                row.update(state="cancelled", last_error=f"dependency {failed[0]} ended {states[failed[0]]}")
-                pending_count = 0
-        if row["state"] != "cancelled":
-            row.update(state="waiting" if pending_count else "queued")
-        row["pending"] = pending_count
-        inserted = pg.execute(query("flow_insert"), row).fetchone()
-        assert inserted is not None
-        job_id = inserted[0]
-        if pending:
-            pg.execute(
-                query("flow_edges"),
-                {"job_ids": [job_id] * len(pending), "parent_ids": pending,
-                 "positions": list(range(len(pending)))},
-            )
-    return Job(app, job_id)
+
+def _enqueue(flow: Flow, conn: Any) -> WorkflowHandle:
+    from . import _flow
+
+    return _flow.enqueue(flow, conn)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +18,8 @@ from . import control
 
 if TYPE_CHECKING:
     from ..app import App
+
+log = logging.getLogger("pgqueue.admin")
 
 RETRY_BATCH = 5000
 RETRYABLE = (JobState.DEAD, JobState.CANCELLED)
@@ -159,8 +162,9 @@ class CancelOutcome:
     missing: list[int] = field(default_factory=list)
 
 
-def cancel_jobs(app: App, ids: Sequence[int]) -> CancelOutcome:
-    """Cancel jobs: not yet running ones end ``cancelled`` now; running ones are asked to stop.
+def cancel_jobs(app: App, ids: Sequence[int], *, running: bool = True) -> CancelOutcome:
+    """Cancel jobs: not yet running ones end ``cancelled`` now; running ones are asked to stop
+    (unless ``running=False``: then they are left to finish).
 
     Running jobs get ``cancel_requested_at`` and a ``cancel`` message on the control
     channel (see :mod:`pgqueue._admin.control`); all in one transaction, so a job a worker
@@ -175,7 +179,7 @@ def cancel_jobs(app: App, ids: Sequence[int]) -> CancelOutcome:
             for r in conn.execute(
                 query("admin_cancel_running"), {**params, "channel": control.CONTROL_CHANNEL}
             )
-        ]
+        ] if running else []
         states = dict(conn.execute(query("admin_states"), params).fetchall())
     done = set(cancelled) | set(requested)
     return CancelOutcome(
@@ -223,6 +227,18 @@ def retry_jobs(
             with conn.transaction():
                 rows = conn.execute(query("admin_retry"), params).fetchall()
                 control.wake(conn, [r[1] for r in rows])
+                if rows:
+                    _say_rearmed(conn, [r[0] for r in rows])
             requeued.extend(r[0] for r in rows)
             if len(rows) < batch_size:
                 return sorted(requeued)
+
+
+def _say_rearmed(conn: Any, ids: list[int]) -> None:
+    """Log the workflow steps the retry re-armed (the trigger pgqueue.rearm_dependents,
+    migration 0009, did it in the same transaction): direct dependents waiting again."""
+    for job_id, waiting in conn.execute(query("flow_rearmed"), {"ids": ids}):
+        log.info(
+            "job %s retried: %s dependent job(s) cancelled because it failed wait for it again",
+            job_id, waiting, extra={"job_id": job_id},
+        )

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import Connection
 
+from .._settings import RETENTION_CANCELLED_S, RETENTION_DEAD_S, RETENTION_SUCCEEDED_S
 from .._sql import query
 from ..errors import InvalidOption
 from ..job import TERMINAL, JobState
@@ -32,12 +33,13 @@ class Retention:
     """How long finished jobs are kept, per state; ``None`` keeps them forever.
 
     Defaults: succeeded 7 days, cancelled 7 days, dead 30 days (the dead letter is
-    kept longer so someone can look at it).
+    kept longer so someone can look at it); an App's are ``app.retention``, from its
+    ``retention_*_s`` settings.
     """
 
-    succeeded: timedelta | None = timedelta(days=7)
-    cancelled: timedelta | None = timedelta(days=7)
-    dead: timedelta | None = timedelta(days=30)
+    succeeded: timedelta | None = timedelta(seconds=RETENTION_SUCCEEDED_S)
+    cancelled: timedelta | None = timedelta(seconds=RETENTION_CANCELLED_S)
+    dead: timedelta | None = timedelta(seconds=RETENTION_DEAD_S)
 
     def __post_init__(self) -> None:
         for state in ("succeeded", "cancelled", "dead"):

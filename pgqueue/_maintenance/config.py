@@ -36,8 +36,8 @@ class MaintenanceConfig:
     retention_interval: float = RETENTION_INTERVAL_S
     cron: bool = True
     retention_policy: Retention | None = None
-    """How long finished jobs are kept (None: :class:`~pgqueue._admin.prune.Retention`'s
-    defaults)."""
+    """How long finished jobs are kept (None: the App's ``app.retention``, from its
+    ``retention_*_s`` settings, whose defaults are :class:`~pgqueue._admin.prune.Retention`'s)."""
     tick_retention: float = TICK_RETENTION_S
     tick_prune_interval: float = TICK_PRUNE_INTERVAL_S
 

@@ -137,7 +137,7 @@ class Maintenance(Service):
         from .._admin.prune import run_retention
 
         with self._pool.connection() as conn:
-            run_retention(conn, self.config.retention_policy)
+            run_retention(conn, self.config.retention_policy or self.app.retention)
         return self.config.retention_interval
 
     def _cron(self) -> float:

@@ -17,6 +17,8 @@
 -- when it has enough, so branch 2 starts (and locks anything) only when branch 1 ran dry;
 -- each branch has its own FOR UPDATE SKIP LOCKED. Serial keys, pause and limits as in
 -- claim.sql (a limited queue comes back as a marker row).
+-- Expiry as in claim.sql: a picked job whose expires_at has passed is ended here instead of started
+-- (cancelled, pgqueue.JobExpired); only running rows are returned.
 -- The UPDATE finds the picked rows as claim.sql does (the probe shape).
 --
 -- Bounded staleness, precisely: this claim never returns a row that sorts before the
@@ -39,11 +41,11 @@ WITH settings AS (
                 %(b_id)s::bigint[]) AS q(name, b_priority, b_run_at, b_id)
     LEFT JOIN pgqueue.queues AS p ON p.name = q.name
 ), picked AS (
-    SELECT c.id
+    SELECT c.id, (c.expires_at <= now()) IS TRUE AS expired
     FROM settings AS served
     CROSS JOIN LATERAL (
         SELECT * FROM (
-         SELECT j.id, j.priority, j.run_at
+         SELECT j.id, j.priority, j.run_at, j.expires_at
          FROM pgqueue.jobs AS j
          WHERE j.state = 'queued'
            AND j.queue = served.name
@@ -56,7 +58,7 @@ WITH settings AS (
          FOR UPDATE SKIP LOCKED) AS at_bound
         UNION ALL
         SELECT * FROM (
-         SELECT j.id, j.priority, j.run_at
+         SELECT j.id, j.priority, j.run_at, j.expires_at
          FROM pgqueue.jobs AS j
          WHERE j.state = 'queued'
            AND j.queue = served.name
@@ -73,18 +75,37 @@ WITH settings AS (
     LIMIT %(limit)s
 ), claimed AS (
     UPDATE pgqueue.jobs AS j
-    SET state = 'running',
-        attempt = j.attempt + 1,
-        worker_id = %(worker)s,
-        lease_expires_at = now() + make_interval(secs => %(lease_s)s),
-        started_at = now()
+    SET state = CASE WHEN picked.expired THEN 'cancelled' ELSE 'running' END,
+        attempt = CASE WHEN picked.expired THEN j.attempt ELSE j.attempt + 1 END,
+        worker_id = CASE WHEN picked.expired THEN NULL ELSE %(worker)s::uuid END,
+        lease_expires_at = CASE WHEN picked.expired THEN NULL
+                                ELSE now() + make_interval(secs => %(lease_s)s) END,
+        started_at = CASE WHEN picked.expired THEN NULL ELSE now() END,
+        finished_at = CASE WHEN picked.expired THEN now() ELSE j.finished_at END,
+        last_error = CASE WHEN picked.expired
+                          THEN 'JobExpired: expired at ' || j.expires_at::text
+                               || ' before a worker started it'
+                          ELSE j.last_error END,
+        errors = CASE WHEN picked.expired
+                      THEN j.errors || jsonb_build_array(jsonb_build_object(
+                               'at', now(), 'attempt', j.attempt, 'type', 'pgqueue.JobExpired',
+                               'message', 'expired at ' || j.expires_at::text
+                                          || ' before a worker started it',
+                               'traceback', NULL))
+                      ELSE j.errors END
     FROM picked
     WHERE j.id = ANY (ARRAY[picked.id])
     RETURNING j.id, j.queue, j.task, j.args, j.kwargs, j.priority, j.state, j.attempt,
               j.max_attempts, j.run_at, j.created_at, j.started_at, j.finished_at, j.result,
               j.last_error, j.errors, j.unique_key, j.tags
+), woken AS (
+    -- Expired jobs ended here make this claim come back short although more may be due:
+    -- wake the queue's workers (this one included) to claim again now rather than at
+    -- their next poll. Only a claim that ended an expired job sends it.
+    SELECT pg_notify('pgqueue_jobs', q.queue)
+    FROM (SELECT DISTINCT c.queue FROM claimed AS c WHERE c.state = 'cancelled') AS q
 )
-SELECT * FROM claimed
+SELECT * FROM claimed WHERE state = 'running' AND (SELECT count(*) FROM woken) >= 0
 UNION ALL
 SELECT NULL, name, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        NULL, NULL, NULL, NULL

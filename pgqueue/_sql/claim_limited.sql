@@ -14,6 +14,12 @@
 -- included, limited to the allowance. The claim is logged for rate-limited queues and
 -- log rows that left the window are deleted.
 --
+-- Expiry: a picked job whose expires_at has passed is ended here instead of started
+-- (state 'cancelled', an errors entry of type pgqueue.JobExpired, attempt not counted),
+-- in the same UPDATE so it costs nothing extra; the final SELECT returns only the rows
+-- set running. Filtering expired rows in the index walk instead would leave them queued
+-- for ever at the head of their queue.
+-- Expired rows use up allowance but are not logged as starts.
 -- Plan (the probe shape, pgqueue/_sql/__init__.py): one primary-key probe per picked job,
 -- whatever the statistics say.
 -- Besides the claimed jobs (columns of pgqueue.job.JobRow), one marker row (id NULL)
@@ -51,10 +57,10 @@ WITH clock AS MATERIALIZED (
                              u.rate_limit - u.started))::int AS n
     FROM usage AS u
 ), picked AS (
-    SELECT c.id
+    SELECT c.id, (c.expires_at <= now()) IS TRUE AS expired
     FROM allowance AS a
     CROSS JOIN LATERAL (
-        SELECT j.id, j.priority, j.run_at
+        SELECT j.id, j.priority, j.run_at, j.expires_at
         FROM pgqueue.jobs AS j
         WHERE j.state = 'queued'
           AND j.queue = a.name
@@ -69,11 +75,24 @@ WITH clock AS MATERIALIZED (
     LIMIT %(limit)s
 ), claimed AS (
     UPDATE pgqueue.jobs AS j
-    SET state = 'running',
-        attempt = j.attempt + 1,
-        worker_id = %(worker)s,
-        lease_expires_at = now() + make_interval(secs => %(lease_s)s),
-        started_at = (SELECT t FROM clock)
+    SET state = CASE WHEN picked.expired THEN 'cancelled' ELSE 'running' END,
+        attempt = CASE WHEN picked.expired THEN j.attempt ELSE j.attempt + 1 END,
+        worker_id = CASE WHEN picked.expired THEN NULL ELSE %(worker)s::uuid END,
+        lease_expires_at = CASE WHEN picked.expired THEN NULL
+                                ELSE now() + make_interval(secs => %(lease_s)s) END,
+        started_at = CASE WHEN picked.expired THEN NULL ELSE (SELECT t FROM clock) END,
+        finished_at = CASE WHEN picked.expired THEN now() ELSE j.finished_at END,
+        last_error = CASE WHEN picked.expired
+                          THEN 'JobExpired: expired at ' || j.expires_at::text
+                               || ' before a worker started it'
+                          ELSE j.last_error END,
+        errors = CASE WHEN picked.expired
+                      THEN j.errors || jsonb_build_array(jsonb_build_object(
+                               'at', now(), 'attempt', j.attempt, 'type', 'pgqueue.JobExpired',
+                               'message', 'expired at ' || j.expires_at::text
+                                          || ' before a worker started it',
+                               'traceback', NULL))
+                      ELSE j.errors END
     FROM picked
     WHERE j.id = ANY (ARRAY[picked.id])
     RETURNING j.id, j.queue, j.task, j.args, j.kwargs, j.priority, j.state, j.attempt,
@@ -84,7 +103,7 @@ WITH clock AS MATERIALIZED (
     SELECT c.queue, (SELECT t FROM clock), count(*)
     FROM claimed AS c
     JOIN allowance AS a ON a.name = c.queue
-    WHERE a.rate_limit IS NOT NULL
+    WHERE a.rate_limit IS NOT NULL AND c.state = 'running'
     GROUP BY c.queue
 ), expired AS (
     DELETE FROM pgqueue.queue_starts AS l
@@ -92,8 +111,14 @@ WITH clock AS MATERIALIZED (
     WHERE l.queue = a.name
       AND (a.rate_limit IS NULL
            OR l.started_at <= (SELECT t FROM clock) - make_interval(secs => a.rate_period_s))
+), woken AS (
+    -- Expired jobs ended here make this claim come back short although more may be due:
+    -- wake the queue's workers (this one included) to claim again now rather than at
+    -- their next poll. Only a claim that ended an expired job sends it.
+    SELECT pg_notify('pgqueue_jobs', q.queue)
+    FROM (SELECT DISTINCT c.queue FROM claimed AS c WHERE c.state = 'cancelled') AS q
 )
-SELECT * FROM claimed
+SELECT * FROM claimed WHERE state = 'running' AND (SELECT count(*) FROM woken) >= 0
 UNION ALL
 SELECT NULL, a.name, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
        CASE WHEN a.rate_limit IS NOT NULL AND a.started + a.n >= a.rate_limit

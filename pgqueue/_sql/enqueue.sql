@@ -6,14 +6,18 @@
 -- %(wake)s is 'off': then this transaction's inserts are quiet (pgqueue.wake is
 -- transaction-local) and the caller sends the wake-up after the commit (pgqueue._wake).
 -- trace: the enqueue span's context while OpenTelemetry tracing is on, else NULL.
+-- expires_at: explicit, else %(expires_in)s seconds from this statement (database clock),
+-- else NULL (never expires).
 INSERT INTO pgqueue.jobs (queue, task, args, kwargs, priority, max_attempts, run_at, tags,
-                          serial_key, trace)
+                          serial_key, trace, expires_at)
 SELECT %(queue)s, %(task)s, %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s::smallint,
        %(max_attempts)s::integer,
        coalesce(%(run_at)s::timestamptz,
                 statement_timestamp() + make_interval(secs => %(delay)s::float8),
                 now()),
-       %(tags)s::text[], %(serial_key)s::text, %(trace)s::jsonb
+       %(tags)s::text[], %(serial_key)s::text, %(trace)s::jsonb,
+       coalesce(%(expires_at)s::timestamptz,
+                statement_timestamp() + make_interval(secs => %(expires_in)s::float8))
 FROM (SELECT set_config('pgqueue.wake', %(wake)s::text, true) AS wake) AS hint
 WHERE hint.wake IS NOT NULL
 RETURNING id

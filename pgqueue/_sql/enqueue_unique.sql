@@ -11,13 +11,15 @@
 -- the holder finished meanwhile and the insert now succeeds).
 WITH ins AS (
     INSERT INTO pgqueue.jobs (queue, task, args, kwargs, priority, max_attempts, run_at,
-                              tags, unique_key, serial_key, trace)
+                              tags, unique_key, serial_key, trace, expires_at)
     SELECT %(queue)s, %(task)s, u.args::jsonb, u.kwargs::jsonb, %(priority)s::smallint,
            %(max_attempts)s::integer,
            coalesce(%(run_at)s::timestamptz,
                     statement_timestamp() + make_interval(secs => %(delay)s::float8),
                     now()),
-           %(tags)s::text[], u.unique_key, %(serial_key)s::text, %(trace)s::jsonb
+           %(tags)s::text[], u.unique_key, %(serial_key)s::text, %(trace)s::jsonb,
+           coalesce(%(expires_at)s::timestamptz,
+                    statement_timestamp() + make_interval(secs => %(expires_in)s::float8))
     FROM unnest(%(args)s::text[], %(kwargs)s::text[], %(unique_keys)s::text[])
          WITH ORDINALITY AS u(args, kwargs, unique_key, ord)
     ORDER BY u.ord

@@ -216,6 +216,8 @@ def _unique_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
         "tags": [],
         "serial_key": None,
         "trace": None,
+        "expires_in": None,
+        "expires_at": None,
     }
 
 

@@ -7,7 +7,7 @@ must reveal exactly that type; any other error fails the test.
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import reveal_type
 
 import pgqueue
@@ -65,6 +65,22 @@ reveal_type(process.enqueue(7).result())  # reveal: int
 reveal_type(app.job(1).result())  # reveal: Any
 send_welcome.configure(depends_on=[job, 42])
 send_welcome.configure(depends_on=["job-1"])  # expect: list-item
+
+# --- expiry and the Celery-style calls -------------------------------------------------------
+send_welcome.configure(expires=60)
+send_welcome.configure(expires=datetime.now(UTC)).configure(expires=timedelta(minutes=1))
+send_welcome.configure(expires="soon")  # expect: arg-type
+app.enqueue("emails.send", [1], expires=30.5)
+reveal_type(send_welcome.delay(1))  # reveal: pgqueue.job.Job[dict[str, bool]]
+send_welcome.delay("1")  # expect: arg-type
+reveal_type(fetch.delay("https://example.com").get())  # reveal: bytes
+reveal_type(send_welcome.apply_async((1,), countdown=5, expires=60))  # reveal: pgqueue.job.Job[Any]
+send_welcome.apply_async((1,), countdown="soon")  # expect: arg-type
+send_welcome.apply_async((1,), unique_key="k", tags=["a"], queue="emails", priority=pgqueue.HIGH)
+send_welcome.apply_async((1,), priorty=1)  # expect: call-arg
+reveal_type(job.ready())  # reveal: bool
+reveal_type(job.get(timeout=1))  # reveal: dict[str, bool]
+pgqueue.chain(send_welcome.s(1), send_welcome.si(2)).link_error(send_welcome.s())
 
 
 async def main() -> None:

@@ -64,7 +64,9 @@ def test_an_unknown_task_waits_untouched_for_a_worker_that_knows_it(
     dsn: str, conn: psycopg.Connection, workers: Workers, new_app: pgqueue.App
 ) -> None:
     workers.start("-q", "rolling", "--concurrency", "2", app=OLD)
-    wait_for(lambda: _tasks_of_live_workers(conn) == [["rolling.known"]], timeout=30)
+    # Every App also registers the built-in pgqueue.map (task.map / starmap / chunks), as
+    # Celery's workers list celery.map and friends.
+    wait_for(lambda: _tasks_of_live_workers(conn) == [["pgqueue.map", "rolling.known"]], timeout=30)
 
     waiting = rolling_app.added.enqueue(7)  # the new web tier, before the workers update
     control = rolling_app.known.enqueue(1)
@@ -92,12 +94,14 @@ def test_an_unknown_task_waits_untouched_for_a_worker_that_knows_it(
     # What the workers can run, and what none can.
     listed = json.loads(_cli(dsn, "workers", "ls", "--json").stdout)
     assert [(w["tasks"], w["queues"], w["concurrency"], w["pool"]) for w in listed] == [
-        (["rolling.known"], ["rolling"], 2, "thread")
+        (["pgqueue.map", "rolling.known"], ["rolling"], 2, "thread")
     ]
     table = _cli(dsn, "workers", "ls", "--tasks")
     assert table.returncode == 0 and "rolling.known" in table.stdout
     tasks = json.loads(_cli(dsn, "tasks", "ls", "--json").stdout)
-    assert [(t["task"], t["workers"], t["queues"]) for t in tasks] == [("rolling.known", 1, ["rolling"])]
+    assert [(t["task"], t["workers"], t["queues"]) for t in tasks] == [
+        ("pgqueue.map", 1, ["rolling"]), ("rolling.known", 1, ["rolling"])
+    ]
     doctor = _cli(dsn, "doctor", "--json")
     checks = {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}
     assert checks["unrunnable"]["status"] == "ok"  # younger than the 5-minute default
