@@ -387,3 +387,31 @@ def test_numbers_carry_thousands_separators() -> None:
     from pgqueue.dashboard.templating import fmt_num
 
     assert fmt_num(927956) == "927,956" and fmt_num(12.5) == "12.5" and fmt_num(3.0) == "3"
+
+
+def test_a_bracketed_error_is_listed_shown_searched_retried_and_deleted(
+    client: TestClient, conn: psycopg.Connection[Any]
+) -> None:
+    """Data is never markup: an error text full of brackets, quotes and HTML survives every
+    page and action literally (escaped in HTML, never interpreted)."""
+    text = "FileNotFoundError: config section [/etc/app] not found <b>\"'&"
+    dead = seed_dead(conn)
+    conn.execute(
+        "UPDATE pgqueue.jobs SET last_error = %s, errors = jsonb_build_array(jsonb_build_object("
+        "'type', 'FileNotFoundError', 'message', %s::text, 'traceback', %s::text, 'attempt', 3))"
+        " WHERE id = %s",
+        (text, text[len("FileNotFoundError: "):], "Traceback: [/etc/app]\n", dead),
+    )
+    escaped = "config section [/etc/app] not found &lt;b&gt;"
+    listed = client.get("/jobs?state=dead")
+    assert listed.status_code == 200 and escaped in listed.text and "<b>\"" not in listed.text
+    shown = client.get(f"/jobs/{dead}")
+    assert shown.status_code == 200 and escaped in shown.text and "Traceback: [/etc/app]" in shown.text
+    found = client.get("/jobs?q=%5B%2Fetc%2Fapp%5D")  # search by the bracketed error text
+    assert found.status_code == 200 and f"/jobs/{dead}" in found.text
+    _post(client, "/jobs/retry", id=str(dead))
+    assert _state(conn, dead) == "queued"
+    conn.execute("UPDATE pgqueue.jobs SET state = 'dead', finished_at = now() WHERE id = %s", (dead,))
+    r = _post(client, "/jobs/bulk", action="delete", scope="selected", id=[str(dead)])
+    assert r.status_code == 303 and "deleted+1+job" in r.headers["location"]
+    assert conn.execute("SELECT count(*) FROM pgqueue.jobs WHERE id = %s", (dead,)).fetchone() == (0,)
