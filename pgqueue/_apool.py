@@ -76,8 +76,21 @@ class LazyAsyncPool:
             return
         pool = future.result()
         if loop is not None and not loop.is_closed() and not loop.is_running():
+            if _in_running_loop():
+                # Called from another running loop (a new Worker's, a second asyncio.run):
+                # the old loop cannot run here. Its idle pool is dropped; its connections
+                # close when they are collected.
+                return
             loop.run_until_complete(pool.close())
         elif loop is not None and loop.is_running():
             # Closing from inside another task of that loop: hand it to the loop.
             loop.call_soon_threadsafe(lambda: asyncio.ensure_future(pool.close()))
         # A closed loop took its sockets with it; nothing left to release.
+
+
+def _in_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
