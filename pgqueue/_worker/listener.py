@@ -136,5 +136,11 @@ class Listener:
                 if not self._stop.is_set():
                     log.warning("listener connection lost (%s); reconnecting in %ss", exc, delay)
                 self._stop.wait(delay)
+            except Exception:  # a bug must not leave the worker deaf until it restarts
+                self.connected.clear()
+                delay = RECONNECT_BACKOFF_S[min(failures, len(RECONNECT_BACKOFF_S) - 1)]
+                failures += 1
+                log.exception("listener failed; reconnecting in %ss", delay)
+                self._stop.wait(delay)
             finally:
                 self.connected.clear()

@@ -129,9 +129,12 @@ def test_half_open_network(chaos_dsn: str, proxy: Proxy, workers: Workers) -> No
 
         cut = proxy.blackhole()  # every connection the worker has is now half-open
         cut_at = time.monotonic()
-        new = wait_for(lambda: {r[0] for r in c.execute(LISTENERS).fetchall()} - old, timeout=30)
+        try:
+            wait_for(lambda: {r[0] for r in c.execute(LISTENERS).fetchall()} - old, timeout=60)
+        except AssertionError:
+            busy = c.execute("SELECT count(*) FROM pg_stat_activity").fetchone()
+            raise AssertionError(f"no new listener; {busy} backends\n{workers.logs()}") from None
         noticed_in = time.monotonic() - cut_at
-        assert new
         # Claims and completions recover (the pooled connections hit their deadline) ...
         second = _enqueue_one(c)
         wait_for(lambda: _latency(c, second) is not None, timeout=45)
