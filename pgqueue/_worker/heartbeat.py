@@ -14,7 +14,7 @@ import os
 import socket
 import time
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
@@ -34,6 +34,9 @@ LEASE_S: Final = 9.0
 """A running job's lease; extended by every heartbeat of its live worker."""
 HEARTBEAT_INTERVAL_S: Final = 3.0
 """One statement per process per interval: registry row + leases of the jobs it holds."""
+REGISTER_RETRY_S: Final = 60.0
+"""How long a starting worker retries its registration after losing a connection that
+had just answered (a failover or restart under way) before it gives up."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,7 +136,7 @@ class LeaseKeeper(Service):
         self.healthy_since: float | None = None
         self._first = True
 
-    def register(self) -> None:
+    def register(self, give_up: Callable[[], bool] = lambda: False) -> None:
         """Check the schema, then the first beat, on the calling thread.
 
         A schema behind this pgqueue's newest migration raises SchemaOutOfDate (one
@@ -141,7 +144,29 @@ class LeaseKeeper(Service):
         before anything is written: such a worker would fail later on whatever its
         statements need. A newer schema (a newer release migrated first) only warns:
         migrations add, so this release keeps working (docs/upgrading.md). Raises what
-        the statements raise (UndefinedTable: no pgqueue schema at all)."""
+        the statements raise (UndefinedTable: no pgqueue schema at all).
+
+        The database answered the worker's probe a moment before, so a connection lost
+        here is a restart or a failover under way: it is retried with back-off for up to
+        ``REGISTER_RETRY_S`` (or until ``give_up()`` says the worker is being stopped)
+        rather than ending the worker."""
+        deadline = time.monotonic() + REGISTER_RETRY_S
+        delay = 0.25
+        while True:
+            try:
+                self._register_once()
+                return
+            except psycopg.OperationalError as exc:
+                if give_up() or time.monotonic() + delay > deadline:
+                    raise
+                log.warning("could not register the worker (%s); retrying in %.2gs", exc, delay)
+            for _ in range(max(1, int(delay / 0.05))):
+                if give_up():
+                    break
+                time.sleep(0.05)
+            delay = min(delay * 2, 5.0)
+
+    def _register_once(self) -> None:
         with self._pool.connection() as conn:
             found = conn.execute(query("health_revision")).fetchone()
             note = _db.check_revision(None if found is None else str(found[0]))

@@ -205,7 +205,7 @@ class Worker:
         heartbeat = Heartbeat(self.id, self.queues, cfg.concurrency, cfg.lease, cfg.meta)
         self.lease_keeper = LeaseKeeper(cfg.heartbeat, heartbeat, pool, self.executor, self.stats)
         try:
-            self.lease_keeper.register()
+            self.lease_keeper.register(give_up=lambda: self.wake.stopping)
         except psycopg.errors.UndefinedTable:
             pool.close()
             raise SchemaOutOfDate("the database has no pgqueue schema; run `pgqueue migrate` first") from None

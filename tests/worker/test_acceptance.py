@@ -271,6 +271,31 @@ def test_listener_reconnects_after_its_backend_is_terminated(
     assert stop(proc) == 0
 
 
+def test_connection_lost_while_registering_is_retried_not_fatal(
+    exec_log: psycopg.Connection, workers: Workers, dsn: str
+) -> None:
+    """A failover can cut the worker's connection between its start-up probe and its
+    registration: the worker retries (logged) instead of exiting."""
+    conn = exec_log
+    with psycopg.connect(dsn) as locker:
+        locker.execute("LOCK pgqueue.workers IN ACCESS EXCLUSIVE MODE")  # registration waits
+        proc = workers.start("--poll-interval", "60")
+        waiting = wait_for(
+            lambda: conn.execute(
+                "SELECT array_agg(pid) FROM pg_stat_activity WHERE application_name = 'pgqueue-worker' "
+                "AND wait_event_type = 'Lock'"
+            ).fetchone()[0],  # type: ignore[index]
+            timeout=30,
+        )
+        conn.execute("SELECT pg_terminate_backend(pid) FROM unnest(%s::int[]) AS pid", (waiting,))
+        wait_for(lambda: "could not register the worker" in workers.log(0), timeout=15)
+        assert proc.poll() is None, workers.log(0)
+    workers.wait_registered(1)
+    job_id = enqueue(conn, "t.add", "[2, 3]")
+    wait_for(lambda: job(conn, job_id)["state"] == "succeeded", timeout=30)
+    assert stop(proc) == 0
+
+
 def test_supervisor_restarts_a_dead_child_and_stops_cleanly(
     exec_log: psycopg.Connection, workers: Workers
 ) -> None:

@@ -89,12 +89,16 @@ def test_embedded_stop_waits_for_a_thread_it_cannot_stop_then_hands_back(
     running, and another worker idle on the queue. The job is handed back (attempt
     refunded) only once its thread has returned; the other worker runs it after."""
     conn = exec_log
+    # The other worker is up before the job exists, but frozen (SIGSTOP) until the first
+    # one runs it: however slow the machine, stop() below comes while the 3 s body runs.
+    other = workers.start("--concurrency", "2")
+    workers.wait_registered(1)
+    os.kill(other.pid, signal.SIGSTOP)
     first = pgqueue.Worker(task_app.app, concurrency=2)
     first.start()
     job_id = enqueue(conn, "t.stubborn", 3.0)
     wait_for(lambda: runs(conn, job_id), timeout=30)
-    workers.start("--concurrency", "2")
-    workers.wait_registered(2)
+    os.kill(other.pid, signal.SIGCONT)
 
     first.stop(timeout=0.5)
     # stop() returned only after the thread did: the body's whole 3 s are logged already
