@@ -56,6 +56,12 @@ class LazyAsyncPool:
         else:
             self._close_elsewhere(future, loop)
 
+    async def aclose_here(self) -> None:
+        """Close the pool only if it belongs to the running loop (a loop about to stop:
+        a worker's executor loop), leaving any other loop's pool alone."""
+        if self._loop is not None and self._loop is asyncio.get_running_loop():
+            await self.aclose()
+
     def close(self) -> None:
         """Close from sync code: runs the close on the pool's loop if it is idle."""
         future, loop = self._future, self._loop

@@ -132,6 +132,11 @@ class App:
         self._pool.close()
         await self._apool.aclose()
 
+    async def _aclose_pool_here(self) -> None:
+        """Close the async pool if it was made on the running loop (a worker's executor
+        calls this before its loop stops, so the pool's tasks do not die with the loop)."""
+        await self._apool.aclose_here()
+
     def __enter__(self) -> App:
         return self
 

@@ -130,6 +130,7 @@ class Executor(Service):
         super().__init__()
         self.config = config
         self.concurrency = config.concurrency
+        self._app = app
         self._on_settled = on_settled
         self._on_free = on_free
         self._busy = 0
@@ -175,6 +176,12 @@ class Executor(Service):
         if self._processes is not None:
             self._processes.stop()
         if self._loop is not None:
+            if self._app is not None:
+                closing = asyncio.run_coroutine_threadsafe(self._app._aclose_pool_here(), self._loop)
+                try:
+                    closing.result(timeout=5.0)
+                except Exception as exc:  # a pool that cannot close cleanly is dropped
+                    log.debug("could not close the async pool of the worker's loop: %s", exc)
             self._loop.call_soon_threadsafe(self._loop.stop)
         super().stop(timeout)
 

@@ -181,6 +181,10 @@ class Producer(Service):
             try:
                 jobs, free = self._claim_round(backlog)
                 short = len(jobs) < free
+                # Nothing held before the probe: every retry this worker wrote is committed,
+                # so the probe sees it (checked after it, a write landing in between would
+                # let a stop_when_idle worker stop with its own retry still to run).
+                held_before = executor.holding
                 if short and (timer_claim or cfg.stop_when_idle):
                     self._schedule_next_due()
                 failures = 0
@@ -195,7 +199,7 @@ class Producer(Service):
                 self._ran()
             backlog = not short
             timer_claim = False
-            if cfg.stop_when_idle and short and self.idle():
+            if cfg.stop_when_idle and short and held_before == 0 and self.idle():
                 log.info("no job due or scheduled and none running: stopping (stop_when_idle)")
                 break
 
