@@ -1,5 +1,6 @@
--- `pgqueue tasks ls`: each task registered by a live worker (meta->'tasks', written by
--- worker_describe.sql), with how many live workers have it and which queues they serve.
+-- `pgqueue tasks ls`: each task registered by a live worker (meta->'tasks' of its registry
+-- row, written by heartbeat.sql), with how many live workers have it and which queues they
+-- serve.
 SELECT t.task,
        count(*)::int AS workers,
        array_agg(DISTINCT w.hostname || ':' || w.pid) AS hosts,

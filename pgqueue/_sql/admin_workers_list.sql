@@ -1,5 +1,5 @@
 -- pgqueue.workers_status with ages as seconds; alive first, then by host and pid. pool and
--- tasks come from the row's meta (worker_describe.sql; NULL for a release before 0.2).
+-- tasks come from the row's meta (written by heartbeat.sql; NULL for a release before 0.2).
 SELECT s.id::text AS id, s.hostname, s.pid, s.queues, s.concurrency, s.version, s.status,
        s.running, s.started_at, s.heartbeat_at,
        extract(epoch FROM s.heartbeat_age)::double precision AS heartbeat_age_s,

@@ -75,7 +75,7 @@ class Heartbeat:
         queues: Sequence[str],
         concurrency: int,
         lease_s: float,
-        meta: dict[str, str] | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> None:
         from .. import __version__
 

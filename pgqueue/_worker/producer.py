@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import psycopg
-from psycopg.types.json import Jsonb
 
 from .. import _tracing
 from .._sql import query
@@ -156,7 +155,6 @@ class Producer(Service):
         timer_claim = True
         next_poll = time.monotonic() + cfg.poll_interval
         failures = 0
-        self.describe()
         while not wake.stopping:
             now = time.monotonic()
             poll_due = now >= next_poll
@@ -176,7 +174,6 @@ class Producer(Service):
                 wake.clear_due()
             if poll_due:
                 next_poll = now + cfg.poll_interval
-                self.describe()
             timer_claim = timer_claim or poll_due or timer_due
             try:
                 jobs, free = self._claim_round(backlog)
@@ -342,19 +339,6 @@ class Producer(Service):
         self._reporter.unknown(rows, delays)
         if delays:
             self.wake.due_in(min(delays.values()))
-
-    def describe(self) -> None:
-        """Record in this worker's registry row what it can run (the app's task names and
-        its pool); a write only when the row lacks it. Never raises."""
-        tasks = sorted(self.app.tasks)
-        pool = str(getattr(getattr(self._executor, "config", None), "pool", "thread"))
-        try:
-            with self._pool.connection() as conn:
-                conn.execute(
-                    query("worker_describe"), {"worker": self.worker_id, "tasks": Jsonb(tasks), "pool": pool}
-                )
-        except psycopg.Error as exc:
-            log.debug("could not record this worker's tasks (%s); retrying at the next poll", exc)
 
     def _schedule_next_due(self) -> None:
         with self._pool.connection() as conn:

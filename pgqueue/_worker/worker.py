@@ -202,7 +202,10 @@ class Worker:
             dsn, min_size=1, max_size=POOL_MAX_SIZE, name="pgqueue-worker", configure=pooled.configure
         )
         self._pool = pool = GuardedPool(raw)
-        heartbeat = Heartbeat(self.id, self.queues, cfg.concurrency, cfg.lease, cfg.meta)
+        # What this process can run rides in its registry row from the first beat on (and
+        # again if the row is re-inserted after being pruned): `pgqueue tasks ls`, doctor.
+        meta = {**cfg.meta, "tasks": sorted(self.app.tasks), "pool": cfg.executor.pool}
+        heartbeat = Heartbeat(self.id, self.queues, cfg.concurrency, cfg.lease, meta)
         self.lease_keeper = LeaseKeeper(cfg.heartbeat, heartbeat, pool, self.executor, self.stats)
         try:
             self.lease_keeper.register(give_up=lambda: self.wake.stopping)
