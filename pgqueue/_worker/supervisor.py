@@ -172,7 +172,10 @@ class Supervisor:
                     continue
             self._exited(child.pid)
             self._hand_on(slot, child)
-            if rc != 0:
+            # A child still starting when the stop signal came (before its handlers were in
+            # place: a slow import, a restart just begun) dies of that signal with nothing
+            # claimed: a clean stop, not a failure.
+            if rc != 0 and not (rc < 0 and -rc in self._signals):
                 code = 1
         return code
 

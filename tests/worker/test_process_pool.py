@@ -268,7 +268,7 @@ def test_a_sigkilled_worker_takes_its_pool_children_with_it(
     assert [a for a, _ in runs(conn, job_id)] == [1, 2]
     assert overlaps(conn) == 0
     sup.send_signal(signal.SIGTERM)
-    assert sup.wait(timeout=60) == 0
+    assert sup.wait(timeout=60) == 0, workers.log(0)
 
 
 def _parent_of(pid: int) -> int:
