@@ -12,7 +12,7 @@ from typing import Any, Final
 from .._maintenance.config import RESCUE_INTERVAL_S, RETENTION_INTERVAL_S, MaintenanceConfig
 from ..errors import ConfigurationError
 from .completer import CompleterConfig
-from .executor import CONCURRENCY, POOL, ExecutorConfig
+from .executor_config import CONCURRENCY, POOL, ExecutorConfig
 from .heartbeat import HEARTBEAT_INTERVAL_S, LEASE_S, HeartbeatConfig
 from .notifier import NotifierConfig
 from .producer import POLL_INTERVAL_S, ProducerConfig

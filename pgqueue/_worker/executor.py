@@ -26,16 +26,15 @@ import concurrent.futures
 import heapq
 import itertools
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING
 
-from ..errors import ConfigurationError
 from . import outcome as oc
+from .asyncrun import run_async
 from .execution import Execution
+from .executor_config import ASYNC_STOP_S, STOP_PROCESSES_S, ExecutorConfig
 from .processes import ProcessRunner
 from .service import Service
 from .threads import ThreadRunner
@@ -47,69 +46,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("pgqueue.worker")
 
-CONCURRENCY: Final = 100
-"""Execution slots per process, shared by sync (thread) and async (event loop) tasks. A
-claim takes as many due jobs as there are free slots, so this also bounds the batch: at
-10, short jobs drained at about 1.4k jobs/s; at 100, several times that (docs/benchmarks.md).
-Lower it for tasks that each hold a scarce resource (a database connection, an API quota)."""
-
-ASYNC_STOP_S: Final = 1.0
-"""At shutdown past its timeout, how long cancelled async attempts get to unwind."""
-
 Settled = Callable[[Execution, oc.Outcome], None]
 """Receives each attempt's first outcome, from whichever thread settled it."""
 Freed = Callable[[int, int], None]
 """Called with (busy, free) slots whenever a slot frees."""
-
-
-POOL: Final = "thread"
-"""Where sync tasks run: "thread" (a thread per slot) or "process" (pre-forked children the
-worker can kill: hard timeouts, cancels, recycling). A task's ``pool=`` option wins."""
-
-POOLS: Final = ("thread", "process")
-
-STOP_PROCESSES_S: Final = 5.0
-"""At shutdown past its timeout, how long killed pool children get to be reaped."""
-
-
-def _positive_int(name: str, value: object, *, optional: bool = False) -> None:
-    if value is None and optional:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigurationError(f"{name} must be an int >= 1{' or None' if optional else ''}, got {value!r}")
-
-
-@dataclass(frozen=True, slots=True)
-class ExecutorConfig:
-    """``concurrency``: execution slots of this process. ``pool``: where sync tasks run
-    (POOL). Process pool: ``pool_size`` children (None: the CPU count, at most
-    ``concurrency``), each holding up to concurrency / pool_size jobs;
-    ``max_tasks_per_child`` jobs per child and ``max_memory_per_child`` MB of resident
-    memory (checked after each job) before it is replaced (None: no limit). Raises
-    ConfigurationError naming the bad field."""
-
-    concurrency: int = CONCURRENCY
-    pool: str = POOL
-    pool_size: int | None = None
-    max_tasks_per_child: int | None = None
-    max_memory_per_child: float | None = None
-
-    def __post_init__(self) -> None:
-        _positive_int("concurrency", self.concurrency)
-        if self.pool not in POOLS:
-            raise ConfigurationError(f"pool must be 'thread' or 'process', got {self.pool!r}")
-        _positive_int("pool_size", self.pool_size, optional=True)
-        _positive_int("max_tasks_per_child", self.max_tasks_per_child, optional=True)
-        mem = self.max_memory_per_child
-        if mem is not None and (isinstance(mem, bool) or not isinstance(mem, int | float) or not mem > 0):
-            raise ConfigurationError(f"max_memory_per_child must be MB > 0 or None, got {mem!r}")
-
-    @property
-    def children(self) -> int:
-        """Children of the process pool."""
-        if self.pool_size is not None:
-            return self.pool_size
-        return max(1, min(self.concurrency, os.cpu_count() or 1))
 
 
 class Executor(Service):
@@ -386,37 +326,15 @@ class Executor(Service):
             busy = self._busy
         self._on_free(busy, self.concurrency - busy)
 
+    async def _run_async(self, ex: Execution) -> None:
+        self._settle(ex, await run_async(ex))
+
     def _settle(self, ex: Execution, outcome: oc.Outcome | None) -> None:
         if outcome is not None and ex.settle(outcome):
             self._on_settled(ex, outcome)
             if self._draining:  # hand_back waits for settlements (never on the hot path)
                 with self._lock:
                     self._lock.notify_all()
-
-    async def _run_async(self, ex: Execution) -> None:
-        outcome: oc.Outcome | None = None
-        timeout = ex.task.options.timeout if ex.task is not None else None
-        try:
-            if timeout is None:
-                value = await ex.call()
-            else:
-                value = await asyncio.wait_for(ex.call(), timeout)
-            outcome = ex.success(value)
-        except asyncio.CancelledError as exc:
-            # The worker sets ex.cancel before it cancels the task; otherwise the task raised
-            # CancelledError itself, and that is the error to record, with its traceback.
-            cause: BaseException = exc
-            if ex.cancel.is_set():
-                cause = TimeoutError("attempt cancelled by the worker")
-            outcome = None if ex.settled else ex.failure(cause)
-        except TimeoutError as exc:
-            err = exc
-            if timeout is not None and time.monotonic() - ex.started >= timeout:
-                err = TimeoutError(f"task {ex.row.task!r} exceeded its timeout of {timeout}s")
-            outcome = ex.failure(err)
-        except BaseException as exc:
-            outcome = ex.failure(exc)
-        self._settle(ex, outcome)
 
     # --- the deadline watchdog (this service's thread) ------------------------------------
     def run_once(self) -> float | None:
