@@ -314,10 +314,16 @@ def test_search_by_argument_value_error_text_and_json(
     assert ids(search_jobs(app, q="refused by")) == [declined]        # error message
     assert ids(search_jobs(app, q='{"user_id": 42}')) == [declined]   # JSON containment (kwargs)
     assert ids(search_jobs(app, q='["ord-1"]')) == [fine]             # JSON containment (args)
-    # A text search covers a bounded window of ids, then links to the next older one.
+    # Part of the arguments' text is matched among the newest ids only (here: one) ...
     found = search_jobs(app, q="ord-", scan_ids=1)
     assert ids(found) == [fine] and found.floor == fine
-    assert ids(search_jobs(app, q="ord-", before=found.floor, scan_ids=1)) == [declined]
+    # ... argument values, JSON containment and error text in every finished job, by index.
+    assert ids(search_jobs(app, q="ord-7731", scan_ids=1)) == [declined]
+    assert ids(search_jobs(app, q="42", scan_ids=1)) == [declined]  # a value at any depth
+    assert ids(search_jobs(app, q='{"user_id": 42}', scan_ids=1)) == [declined]
+    assert ids(search_jobs(app, q='["ord-7731"]', scan_ids=1)) == [declined]
+    assert ids(search_jobs(app, q="REFUSED by", scan_ids=1)) == [declined]
+    assert ids(search_jobs(app, q="nothing like it", scan_ids=1)) == []
     page = client.get("/jobs", params={"q": "4242"}).text
     assert f'data-job="{declined}"' in page and f'data-job="{fine}"' not in page
     assert 'id="search-window"' in page
@@ -415,3 +421,22 @@ def test_a_bracketed_error_is_listed_shown_searched_retried_and_deleted(
     r = _post(client, "/jobs/bulk", action="delete", scope="selected", id=[str(dead)])
     assert r.status_code == 303 and "deleted+1+job" in r.headers["location"]
     assert conn.execute("SELECT count(*) FROM pgqueue.jobs WHERE id = %s", (dead,)).fetchone() == (0,)
+
+
+def test_error_text_search_takes_wildcards_and_quotes_literally(
+    app: pgqueue.App, conn: psycopg.Connection[Any]
+) -> None:
+    from pgqueue.dashboard.queries import search_jobs
+
+    rows = conn.execute(
+        "INSERT INTO pgqueue.jobs (queue, task, state, finished_at, last_error) VALUES "
+        "('q', 'app.sale', 'dead', now(), 'ValueError: 50% off_day for \"vip\" [a]'), "
+        "('q', 'app.sale', 'dead', now(), 'ValueError: 50X offXday for vip (a)'), "
+        "('q', 'app.sale', 'succeeded', now(), NULL) RETURNING id").fetchall()
+    literal, lookalike = rows[0][0], rows[1][0]
+    ids = lambda found: [r["id"] for r in found.rows]  # noqa: E731
+    # scan_ids=1: only the newest (error-free) job is in the window; the rest is by index.
+    assert ids(search_jobs(app, q="50% off_day", scan_ids=1)) == [literal]
+    assert ids(search_jobs(app, q='"vip" [a]', scan_ids=1)) == [literal]
+    assert ids(search_jobs(app, q="offxday", scan_ids=1)) == [lookalike]
+    assert ids(search_jobs(app, q="valueerror: 50", scan_ids=1)) == [lookalike, literal]
