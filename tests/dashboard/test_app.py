@@ -440,3 +440,38 @@ def test_error_text_search_takes_wildcards_and_quotes_literally(
     assert ids(search_jobs(app, q='"vip" [a]', scan_ids=1)) == [literal]
     assert ids(search_jobs(app, q="offxday", scan_ids=1)) == [lookalike]
     assert ids(search_jobs(app, q="valueerror: 50", scan_ids=1)) == [lookalike, literal]
+
+
+def test_enqueue_a_job_from_the_task_page(
+    app: pgqueue.App, client: TestClient, read_only_client: TestClient, conn: psycopg.Connection[Any]
+) -> None:
+    @app.task(name="app.mail", queue="emails")
+    def mail(user_id: int, subject: str = "") -> None: ...
+
+    page = client.get("/tasks/app.mail").text
+    assert 'action="/jobs/enqueue"' in page and 'name="kwargs"' in page
+    fields = {"task": "app.mail", "args": "[42]", "kwargs": '{"subject": "Hi [\\"you\\"] <b>"}',
+              "queue": "urgent", "priority": "5", "delay": "5m", "next": "/tasks/app.mail"}
+    done = _post(client, "/jobs/enqueue", **fields)
+    assert done.status_code == 303 and "flash=enqueued+job" in done.headers["location"]
+    row = conn.execute("SELECT task, args, kwargs, queue, priority, run_at > now() + interval '4 min' "
+                       "FROM pgqueue.jobs WHERE task = 'app.mail'").fetchall()
+    assert row == [("app.mail", [42], {"subject": 'Hi ["you"] <b>'}, "urgent", 5, True)]
+
+    def refused(**changes: str) -> str:
+        response = _post(client, "/jobs/enqueue", **{**fields, **changes})
+        assert response.status_code == 303 and "error=" in response.headers["location"]
+        return client.get(response.headers["location"]).text
+
+    assert "args is not valid JSON (Expecting" in refused(args='[1, "<b>x</b>"')
+    assert "args must be a JSON array" in refused(args='{"a": 1}')
+    assert "kwargs must be a JSON object" in refused(kwargs="[1]")
+    unknown = refused(task='app.<nope>"')  # brackets and quotes shown as typed, never markup
+    assert "unknown task" in unknown and "&lt;nope&gt;" in unknown and "<nope>" not in unknown
+    assert "priority must be a whole number" in refused(priority="high")
+    assert "user_id" in refused(args="[]")  # the task's own signature check: a missing argument
+    assert conn.execute("SELECT count(*) FROM pgqueue.jobs").fetchone() == (1,)
+    # Same guards as every action: the CSRF token, and no form nor POST when read-only.
+    assert client.post("/jobs/enqueue", data={**fields}).status_code == 403
+    assert 'action="/jobs/enqueue"' not in read_only_client.get("/tasks/app.mail").text
+    assert read_only_client.post("/jobs/enqueue", data=fields).status_code == 403
