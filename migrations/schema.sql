@@ -254,8 +254,14 @@ CREATE UNIQUE INDEX job_dependencies_pkey ON pgqueue.job_dependencies USING btre
 -- index job_history_pkey
 CREATE UNIQUE INDEX job_history_pkey ON pgqueue.job_history USING btree (width_s, bucket, queue, task)
 
+-- index jobs_args_search_idx
+CREATE INDEX jobs_args_search_idx ON pgqueue.jobs USING gin (((args || kwargs))) WHERE (finished_at IS NOT NULL)
+
 -- index jobs_claim_idx
 CREATE INDEX jobs_claim_idx ON pgqueue.jobs USING btree (queue, priority DESC, run_at, id) WHERE (state = 'queued'::text)
+
+-- index jobs_error_search_idx
+CREATE INDEX jobs_error_search_idx ON pgqueue.jobs USING gin (last_error pgqueue.gin_trgm_ops) WHERE (last_error IS NOT NULL)
 
 -- index jobs_finished_idx
 CREATE INDEX jobs_finished_idx ON pgqueue.jobs USING btree (state, finished_at) WHERE (finished_at IS NOT NULL)

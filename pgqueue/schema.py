@@ -105,6 +105,21 @@ jobs = Table(
     ),
 )
 
+# The dashboard's search (migration 0011); the trigram one only where pg_trgm exists.
+Index(
+    "jobs_args_search_idx",
+    jobs.c.args.op("||")(jobs.c.kwargs).label("arguments"),
+    postgresql_using="gin",
+    postgresql_where=text("finished_at IS NOT NULL"),
+)
+Index(
+    "jobs_error_search_idx",
+    jobs.c.last_error,
+    postgresql_using="gin",
+    postgresql_ops={"last_error": "gin_trgm_ops"},
+    postgresql_where=text("last_error IS NOT NULL"),
+)
+
 queues = Table(
     "queues",
     metadata,

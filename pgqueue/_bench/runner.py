@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
-from . import drain, enqueue, latency, xmin
+from . import drain, enqueue, latency, search, xmin
 from .db import Probe
 from .report import Result
 
@@ -34,6 +34,7 @@ class Profile:
     xmin_hold_s: float
     xmin_recovery_s: float
     idle_s: float
+    search_rows: int = 1_000_000
 
 
 FULL = Profile(
@@ -73,6 +74,7 @@ QUICK = Profile(
     xmin_hold_s=10.0,
     xmin_recovery_s=20.0,
     idle_s=5.0,
+    search_rows=100_000,
 )
 SCENARIOS = (
     "enqueue-bulk",
@@ -87,6 +89,7 @@ SCENARIOS = (
     "latency",
     "held-xmin",
     "idle",
+    "search",
 )
 
 
@@ -168,6 +171,7 @@ def run(dsn: str, profile: Profile, only: tuple[str, ...], console: Console) -> 
             lambda: xmin.held_xmin(probe, best_c, p.xmin_baseline_s, p.xmin_hold_s, p.xmin_recovery_s),
         )
         step("idle", lambda: latency.idle(probe, p.idle_s))
+        step("search", lambda: search.search(probe, p.search_rows))
     finally:
         probe.close()
     _judge_drains(results)

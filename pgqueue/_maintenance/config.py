@@ -16,6 +16,12 @@ RESCUE_INTERVAL_S: Final = 5.0
 worker's jobs are queued again at most LEASE_S + RESCUE_INTERVAL_S = 14 s later."""
 RETENTION_INTERVAL_S: Final = 60.0
 """How often a worker offers to prune finished jobs (one process at a time does it)."""
+HISTORY_INTERVAL_S: Final = 60.0
+"""How often a worker offers to roll finished jobs up into the history tables and sample
+queue depth (:func:`pgqueue.dashboard.history.record`; one process at a time does it).
+Ticks are aligned to the wall clock, HISTORY_OFFSET_S past each multiple of the interval,
+so every minute gets its depth sample and the minute that just ended is rolled up."""
+HISTORY_OFFSET_S: Final = 15.0
 TICK_PRUNE_INTERVAL_S: Final = 3600.0
 """How often a worker offers to delete old cron tick slots (one process at a time)."""
 TICK_RETENTION_S: Final = 86400.0
@@ -35,6 +41,9 @@ class MaintenanceConfig:
     retention: bool = True
     retention_interval: float = RETENTION_INTERVAL_S
     cron: bool = True
+    history: bool = True
+    """Keep the dashboard's history (rollups and depth samples), elected per tick."""
+    history_interval: float = HISTORY_INTERVAL_S
     retention_policy: Retention | None = None
     """How long finished jobs are kept (None: the App's ``app.retention``, from its
     ``retention_*_s`` settings, whose defaults are :class:`~pgqueue._admin.prune.Retention`'s)."""
@@ -42,7 +51,10 @@ class MaintenanceConfig:
     tick_prune_interval: float = TICK_PRUNE_INTERVAL_S
 
     def __post_init__(self) -> None:
-        for name in ("rescue_interval", "retention_interval", "tick_retention", "tick_prune_interval"):
+        for name in (
+            "rescue_interval", "retention_interval", "tick_retention", "tick_prune_interval",
+            "history_interval",
+        ):
             value = getattr(self, name)
             if not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
                 raise ConfigurationError(f"{name} must be a number of seconds > 0, got {value!r}")

@@ -6,7 +6,10 @@ process at a time should do it.
 - retention (:func:`pgqueue._admin.prune.run_retention`, elected per batch): finished jobs
   past their retention are pruned;
 - cron (:mod:`.cron`, no election: each tick has a unique slot row): periodic schedules
-  fire, and tick slots past ``TICK_RETENTION_S`` are pruned (elected).
+  fire, and tick slots past ``TICK_RETENTION_S`` are pruned (elected);
+- history (:func:`pgqueue.dashboard.history.record`, elected per tick): finished jobs
+  rolled up per minute and hour, queue depth sampled, so the dashboard's charts have
+  history with no dashboard open and no exporter scraped.
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._worker.service import Service
 from . import election
-from .config import MaintenanceConfig
+from .config import HISTORY_OFFSET_S, MaintenanceConfig
 from .cron import Scheduler
 from .rescuer import RescuedJob, Rescuer
 
@@ -78,6 +81,8 @@ class Maintenance(Service):
             self._duties.append(_Duty("rescuer", now, self._rescue))
         if config.retention:
             self._duties.append(_Duty("retention", now + config.retention_interval, self._retention))
+        if config.history:
+            self._duties.append(_Duty("history", now + self._history_due(), self._history))
         if config.cron and app.schedules:
             self.scheduler = Scheduler(app, pool=pool, owner=worker_id)
             self._duties.append(_Duty("cron", now, self._cron))
@@ -114,6 +119,8 @@ class Maintenance(Service):
             return CRON_ERROR_BACKOFF_S
         if duty.name == "rescuer":
             return self.config.rescue_interval
+        if duty.name == "history":
+            return self._history_due()
         return self.config.retention_interval
 
     # --- duties -------------------------------------------------------------------------------
@@ -139,6 +146,18 @@ class Maintenance(Service):
         with self._pool.connection() as conn:
             run_retention(conn, self.config.retention_policy or self.app.retention)
         return self.config.retention_interval
+
+    def _history(self) -> float:
+        from ..dashboard.history import record
+
+        with self._pool.connection() as conn:
+            record(conn)
+        return self._history_due()
+
+    def _history_due(self) -> float:
+        """Seconds until the next wall-clock multiple of the interval, plus the offset."""
+        interval = self.config.history_interval
+        return interval - ((time.time() - HISTORY_OFFSET_S) % interval)
 
     def _cron(self) -> float:
         assert self.scheduler is not None

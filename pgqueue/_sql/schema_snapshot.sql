@@ -35,6 +35,9 @@ SELECT kind, name, body FROM (
     SELECT 5, 'function', p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
            pg_get_functiondef(p.oid)
     FROM pg_proc p WHERE p.pronamespace = (SELECT oid FROM ns)
+      -- an extension's own functions (pg_trgm, migration 0011) are its, not the schema's
+      AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.classid = 'pg_proc'::regclass
+                      AND d.objid = p.oid AND d.deptype = 'e')
     UNION ALL
     SELECT 6, 'trigger', c.relname || '.' || tg.tgname, pg_get_triggerdef(tg.oid, true)
     FROM pg_trigger tg JOIN pg_class c ON c.oid = tg.tgrelid

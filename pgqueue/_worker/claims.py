@@ -36,6 +36,7 @@ from psycopg import errors as pg_errors
 
 from .._sql import query
 from ..job import JobRow, JobState
+from . import timing
 
 LIMITED_RECHECK_S: Final = 1.0
 """A queue at its concurrency limit with due jobs is claimed again after this long:
@@ -258,6 +259,7 @@ class Claimer:
             except pg_errors.UniqueViolation as exc:
                 if not _serial_race(exc) or attempt == SERIAL_RACE_RETRIES:
                     raise
+        timing.record("claim", took)
         if bounded:
             self.pace.record_bounded(took)
         else:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import psycopg
 
 from .._sql import query
 from ..errors import ConfigurationError
+from . import timing
 from .messages import Written
 from .outcome import OUTCOMES, Kind, Outcome
 from .service import Service
@@ -76,7 +78,7 @@ def write_batch(conn: psycopg.Connection[Any], worker_id: uuid.UUID, batch: Sequ
             "results": [o.result for o in batch],
             "worker": worker_id,
         }
-        return {r[0] for r in conn.execute(query("complete_success"), params).fetchall()}
+        return _timed(conn, "complete_success", params)
     params = {
         "ids": [o.job_id for o in batch],
         "attempts": [o.attempt for o in batch],
@@ -90,7 +92,14 @@ def write_batch(conn: psycopg.Connection[Any], worker_id: uuid.UUID, batch: Sequ
         "last_errors": [o.last_error for o in batch],
         "worker": worker_id,
     }
-    return {r[0] for r in conn.execute(query("complete_mixed"), params).fetchall()}
+    return _timed(conn, "complete_mixed", params)
+
+
+def _timed(conn: psycopg.Connection[Any], name: str, params: dict[str, Any]) -> set[int]:
+    started = time.perf_counter()
+    rows = conn.execute(query(name), params).fetchall()
+    timing.record("complete", time.perf_counter() - started)
+    return {r[0] for r in rows}
 
 
 def _job_id(outcome: Outcome) -> int:

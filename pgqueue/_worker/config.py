@@ -9,7 +9,12 @@ from __future__ import annotations
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, Final
 
-from .._maintenance.config import RESCUE_INTERVAL_S, RETENTION_INTERVAL_S, MaintenanceConfig
+from .._maintenance.config import (
+    HISTORY_INTERVAL_S,
+    RESCUE_INTERVAL_S,
+    RETENTION_INTERVAL_S,
+    MaintenanceConfig,
+)
 from ..errors import ConfigurationError
 from .completer import CompleterConfig
 from .executor_config import CONCURRENCY, POOL, ExecutorConfig
@@ -68,6 +73,10 @@ class WorkerConfig:
     tick still fires exactly once."""
     retention: bool = True
     """Take part in pruning finished jobs past their retention (pgqueue._admin.prune)."""
+    history: bool = True
+    """Take part in keeping the dashboard's history (pgqueue.dashboard.history: finished jobs
+    per minute and hour, queue depth per minute; one process per tick)."""
+    history_interval: float = HISTORY_INTERVAL_S
     stop_when_idle: bool = False
     """Stop once no job is due, none is scheduled for later and nothing runs."""
     meta: dict[str, str] = field(default_factory=dict)
@@ -115,6 +124,8 @@ class WorkerConfig:
             rescue_interval=self.rescue_interval,
             retention=self.retention,
             cron=self.cron,
+            history=self.history,
+            history_interval=self.history_interval,
         )
 
 

@@ -7,6 +7,7 @@ request in read-only mode, without authentication, or from another origin.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
@@ -19,9 +20,11 @@ from starlette.routing import BaseRoute, Route
 
 from .._admin import Queues, cancel_jobs, retry_jobs
 from .._admin.bulk import delete_batch, run_bulk
+from .._admin.durations import parse_duration
 from .._admin.jobs import JobFilter
+from .._admin.workers import list_tasks
 from .._maintenance import cron
-from ..errors import InvalidOption, PgQueueError
+from ..errors import InvalidOption, PgQueueError, UnknownTask
 from ..job import JobState
 from .security import token_ok
 
@@ -188,6 +191,48 @@ def run_now(pq: Any, form: FormData, params: dict[str, Any]) -> str:
     return f"schedule {name}: enqueued job {job_id}"
 
 
+def _json_field(form: FormData, name: str, kind: type, example: str) -> Any:
+    text = _field(form, name)
+    if text is None:
+        return kind()
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidOption(f"{name} is not valid JSON ({exc.msg} at character {exc.pos}); "
+                            f"write e.g. {example}") from None
+    if not isinstance(value, kind):
+        what = "array" if kind is list else "object"
+        raise InvalidOption(f"{name} must be a JSON {what}, e.g. {example}")
+    return value
+
+
+def enqueue(pq: Any, form: FormData, params: dict[str, Any]) -> str:
+    """One job by task name, as ``pgqueue jobs enqueue`` (validated the same way). The
+    task must be one of the dashboard's app or of a live worker: a typo is refused,
+    not left queued for no one."""
+    task = _field(form, "task")
+    if task is None:
+        raise InvalidOption("task name is empty")
+    args = _json_field(form, "args", list, '[42, "a"]')
+    kwargs = _json_field(form, "kwargs", dict, '{"user_id": 42}')
+    options: dict[str, Any] = {}
+    if (queue := _field(form, "queue")) is not None:
+        options["queue"] = queue
+    if (priority := _field(form, "priority")) is not None:
+        try:
+            options["priority"] = int(priority)
+        except ValueError:
+            raise InvalidOption(f"priority must be a whole number, got {priority!r}") from None
+    if (delay := _field(form, "delay")) is not None:
+        options["delay"] = parse_duration(delay)
+    if task not in pq.tasks and task not in {r["task"] for r in list_tasks(pq)}:
+        raise UnknownTask(f"unknown task {task!r}: neither this dashboard's app nor a live worker "
+                          "registers it; check the name")
+    job = pq.enqueue(task, args, kwargs, **options)
+    row = job.refresh().row
+    return f"enqueued job {job.id}: {row.task} on queue {row.queue}"
+
+
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -200,6 +245,7 @@ def routes() -> list[BaseRoute]:
         Route("/jobs/retry", _handler(retry), methods=post, name="retry"),
         Route("/jobs/cancel", _handler(cancel), methods=post, name="cancel"),
         Route("/jobs/bulk", _handler(bulk), methods=post, name="bulk"),
+        Route("/jobs/enqueue", _handler(enqueue), methods=post, name="enqueue"),
         Route("/dead/retry-all", _handler(retry_all_dead), methods=post, name="retry_all"),
         Route("/schedules/{name}/enable", _handler(_schedule(True)), methods=post, name="enable"),
         Route("/schedules/{name}/disable", _handler(_schedule(False)), methods=post, name="disable"),

@@ -5,8 +5,8 @@ run-time and wait-time histograms, and queue depth per minute.
 ``pgqueue.job_history`` (minute rows, and the hour rows recomputed from them), stores one
 depth sample per queue, and prunes what fell out of :data:`MINUTES_KEEP_S` /
 :data:`HOURS_KEEP_S`, all in one transaction under one advisory lock, so any number of
-callers (every dashboard, every process serving ``/metrics``, the maintenance leader
-when it calls it) roll each finished job up exactly once. A job finished more than
+callers (the maintenance service of every worker, every dashboard, every process
+serving ``/metrics``) roll each finished job up exactly once. A job finished more than
 :data:`GRACE_S` before the tick that covers its minute is counted; one committed later
 than that (a completion stuck for longer) is not.
 
@@ -88,6 +88,16 @@ def tick(conn: psycopg.Connection[Any], depth: Iterable[Mapping[str, Any]] = ())
             query("dashboard_history_prune"), {"minutes_s": MINUTES_KEEP_S, "hours_s": HOURS_KEEP_S}
         )
     return True
+
+
+def record(conn: psycopg.Connection[Any]) -> bool:
+    """Read the queue depth (metrics_queues.sql) and :func:`tick` with it, on ``conn``
+    (autocommit, not in a transaction): what the maintenance leader, the dashboard's
+    recorder and the metrics exporter each call. False when another process held the
+    history lock."""
+    with conn.cursor(row_factory=dict_row) as cur:
+        depth = cur.execute(query("metrics_queues")).fetchall()
+    return tick(conn, depth)
 
 
 def _roll_step(conn: psycopg.Connection[Any]) -> bool:
@@ -241,9 +251,8 @@ class Recorder:
 
     def run_once(self) -> bool:
         """One tick now; False when another process held the history lock."""
-        with self.app.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-            depth = cur.execute(query("metrics_queues")).fetchall()
-            done = tick(conn, depth)
+        with self.app.pool.connection() as conn:
+            done = record(conn)
         self.ticks += 1
         return done
 

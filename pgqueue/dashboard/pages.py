@@ -60,12 +60,7 @@ def jobs(request: Request) -> Response:
     )
     more = len(found.rows) > queries.PAGE_SIZE
     rows = found.rows[: queries.PAGE_SIZE]
-    if more and rows:
-        next_before: int | None = rows[-1]["id"]
-    elif found.floor:  # a bounded search: the next older window of ids
-        next_before = found.floor
-    else:
-        next_before = None
+    next_before: int | None = rows[-1]["id"] if more and rows else None
     return render(
         request,
         "jobs.html",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -48,16 +49,21 @@ CACHE_S: Final = 1.0
 """An overview snapshot is shared by every request within this many seconds."""
 
 
-SCAN_IDS: Final = 200_000
-"""A text or JSON search looks at this many ids per page (newest first), so it answers in
-bounded time over any amount of history; the page links to the next older window."""
+SCAN_IDS: Final = 10_000
+"""What no index serves (unfinished jobs, tags, part of a task name, of the arguments'
+JSON text, or of the error where pg_trgm is missing) is matched among this many newest
+ids, so a search answers in bounded time over any amount of history. Ids, argument
+values and error text are matched by index in every finished job."""
 SCHEDULED: Final = "scheduled"
+TRIGRAM_MIN: Final = re.compile(r"\w{3}")
+"""An error text search uses the trigram index only with a run of 3 word characters (pg_trgm
+extracts nothing from less, and would read the whole index)."""
 
 
 @dataclass
 class Search:
-    """One page of :func:`search_jobs`: its rows and, for a bounded text/JSON search, the
-    id window it covered (``floor`` .. ``ceiling``; older ids were not looked at)."""
+    """One page of :func:`search_jobs`: its rows and, for a search, the window of newest
+    ids (``floor`` .. ``ceiling``) in which what no index serves was matched."""
 
     rows: list[dict[str, Any]]
     floor: int | None = None
@@ -65,14 +71,37 @@ class Search:
 
 
 def _parse_contains(text: str | None) -> str | None:
-    """``text`` when it is a JSON object or array (a containment search), else None."""
+    """For ``text`` that is a JSON object or array, the value ``args || kwargs`` must
+    contain (an object wrapped in an array: the keyword arguments, or a positional
+    object, contain it); else None."""
     if not text or text[0] not in "{[":
         return None
     try:
         value = json.loads(text)
     except ValueError:
         return None
-    return json.dumps(value) if isinstance(value, dict | list) else None
+    if isinstance(value, dict):
+        return json.dumps([value])
+    return json.dumps(value) if isinstance(value, list) else None
+
+
+def _value_path(text: str) -> str:
+    """A jsonpath matching any argument value (at any depth) equal to ``text``: the JSON
+    scalar it spells (``42``, ``true``, ``"a b"``), and the string itself."""
+    wanted: list[object] = [text]
+    try:
+        value = json.loads(text)
+    except ValueError:
+        value = text
+    if isinstance(value, bool) or value is None or (
+        isinstance(value, int | float) and math.isfinite(value)
+    ):
+        wanted.insert(0, value)
+    elif isinstance(value, str):
+        wanted = [value]
+    # json.dumps writes a valid jsonpath literal: a string's quotes and backslashes escaped.
+    tests = " || ".join(f"@ == {json.dumps(v)}" for v in wanted)
+    return f"$.** ? ({tests})"
 
 
 def search_jobs(
@@ -89,13 +118,16 @@ def search_jobs(
     """Jobs matching every filter, newest first, at most ``limit``, with ``id < before``.
 
     ``state`` is a job state or ``scheduled`` (queued with a future ``run_at``; ``queued``
-    means every queued job). ``q`` matches a job id, a tag exactly, or part of the task
-    name, of the last error (type and message) or of the arguments' JSON text,
-    case-insensitively; ``q`` that is a JSON object or array matches jobs whose args or
-    kwargs contain it (``{"user_id": 42}``, ``[42]``). A ``q`` search covers ``scan_ids``
-    ids below ``before`` (or the newest id) per call. Empty strings mean "no filter".
-    Raises InvalidOption for an unknown state or a limit below 1, InvalidName for a
-    malformed queue name.
+    means every queued job). ``q`` matches, in every finished job (by index): a job id,
+    an argument value equal to it at any depth (``42``, ``alice@example.com``), part of
+    the last error (type and message; case-insensitive, 3 letters or more, where pg_trgm
+    is installed); a ``q`` that is a JSON object or array matches jobs whose arguments
+    contain it (``{"user_id": 42}``: a keyword argument; ``[42]``: a positional one).
+    Among the ``scan_ids`` newest ids it also matches unfinished jobs, a tag exactly, and
+    part of the task name, of the error or of the arguments' JSON text. A search is two
+    statements at most: the window (bounded), then, when the page is not full yet, the
+    indexes below it. Empty strings mean "no filter". Raises InvalidOption for an unknown
+    state or a limit below 1, InvalidName for a malformed queue name.
     """
     if limit < 1:
         raise InvalidOption(f"limit must be >= 1, got {limit}")
@@ -114,28 +146,40 @@ def search_jobs(
         check_name(queue, "queue")
     text = (q or "").strip() or None
     contains = _parse_contains(text)
-    q_id = int(text) if text is not None and text.isdigit() and len(text) < 19 else None
+    words = None if contains else text
+    params: dict[str, Any] = {
+        "state": state or None,
+        "scheduled": scheduled,
+        "queue": queue or None,
+        "task": task or None,
+        "before": before,
+        "floor": None,
+        "q": words,
+        "q_id": int(text) if text is not None and text.isdigit() and len(text) < 19 else None,
+        "contains": contains,
+        "value_path": _value_path(words) if words is not None else None,
+        "error_like": None,
+        "limit": limit,
+    }
     with app.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
-        floor = ceiling = None
-        if text is not None:
-            if before is None:
-                row = cur.execute(query("dashboard_max_id")).fetchone()
-                before = int(next(iter(row.values()))) + 1 if row else 1
-            ceiling, floor = before - 1, max(0, before - scan_ids)
-        params = {
-            "state": state or None,
-            "scheduled": scheduled,
-            "queue": queue or None,
-            "task": task or None,
-            "before": before,
-            "floor": floor,
-            "q": None if contains else text,
-            "q_id": q_id,
-            "contains": contains,
-            "limit": limit,
-        }
-        rows: list[dict[str, Any]] = cur.execute(query("dashboard_jobs_search"), params).fetchall()
-    return Search(rows, floor, ceiling)
+        if text is None:
+            return Search(cur.execute(query("dashboard_jobs_search"), params).fetchall())
+        row = cur.execute(query("dashboard_max_id")).fetchone()
+        top = int(next(iter(row.values()))) + 1 if row else 1
+        floor = max(0, top - scan_ids)
+        params["floor"] = floor
+        rows: list[dict[str, Any]] = []
+        if before is None or before > floor:
+            rows = cur.execute(query("dashboard_jobs_search"), params).fetchall()
+        if len(rows) < limit and floor > 0:
+            if words is not None and TRIGRAM_MIN.search(words):
+                indexed = cur.execute(query("dashboard_search_indexes")).fetchone()
+                if indexed and indexed["error_index"]:
+                    params["error_like"] = "%" + re.sub(r"([\\%_])", r"\\\1", words) + "%"
+            params["before"] = floor if before is None else min(before, floor)
+            params["limit"] = limit - len(rows)
+            rows += cur.execute(query("dashboard_jobs_search_indexed"), params).fetchall()
+    return Search(rows, floor, top - 1)
 
 
 def running_jobs(app: App, limit: int = 200) -> list[dict[str, Any]]:

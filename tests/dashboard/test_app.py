@@ -314,10 +314,16 @@ def test_search_by_argument_value_error_text_and_json(
     assert ids(search_jobs(app, q="refused by")) == [declined]        # error message
     assert ids(search_jobs(app, q='{"user_id": 42}')) == [declined]   # JSON containment (kwargs)
     assert ids(search_jobs(app, q='["ord-1"]')) == [fine]             # JSON containment (args)
-    # A text search covers a bounded window of ids, then links to the next older one.
+    # Part of the arguments' text is matched among the newest ids only (here: one) ...
     found = search_jobs(app, q="ord-", scan_ids=1)
     assert ids(found) == [fine] and found.floor == fine
-    assert ids(search_jobs(app, q="ord-", before=found.floor, scan_ids=1)) == [declined]
+    # ... argument values, JSON containment and error text in every finished job, by index.
+    assert ids(search_jobs(app, q="ord-7731", scan_ids=1)) == [declined]
+    assert ids(search_jobs(app, q="42", scan_ids=1)) == [declined]  # a value at any depth
+    assert ids(search_jobs(app, q='{"user_id": 42}', scan_ids=1)) == [declined]
+    assert ids(search_jobs(app, q='["ord-7731"]', scan_ids=1)) == [declined]
+    assert ids(search_jobs(app, q="REFUSED by", scan_ids=1)) == [declined]
+    assert ids(search_jobs(app, q="nothing like it", scan_ids=1)) == []
     page = client.get("/jobs", params={"q": "4242"}).text
     assert f'data-job="{declined}"' in page and f'data-job="{fine}"' not in page
     assert 'id="search-window"' in page
@@ -415,3 +421,57 @@ def test_a_bracketed_error_is_listed_shown_searched_retried_and_deleted(
     r = _post(client, "/jobs/bulk", action="delete", scope="selected", id=[str(dead)])
     assert r.status_code == 303 and "deleted+1+job" in r.headers["location"]
     assert conn.execute("SELECT count(*) FROM pgqueue.jobs WHERE id = %s", (dead,)).fetchone() == (0,)
+
+
+def test_error_text_search_takes_wildcards_and_quotes_literally(
+    app: pgqueue.App, conn: psycopg.Connection[Any]
+) -> None:
+    from pgqueue.dashboard.queries import search_jobs
+
+    rows = conn.execute(
+        "INSERT INTO pgqueue.jobs (queue, task, state, finished_at, last_error) VALUES "
+        "('q', 'app.sale', 'dead', now(), 'ValueError: 50% off_day for \"vip\" [a]'), "
+        "('q', 'app.sale', 'dead', now(), 'ValueError: 50X offXday for vip (a)'), "
+        "('q', 'app.sale', 'succeeded', now(), NULL) RETURNING id").fetchall()
+    literal, lookalike = rows[0][0], rows[1][0]
+    ids = lambda found: [r["id"] for r in found.rows]  # noqa: E731
+    # scan_ids=1: only the newest (error-free) job is in the window; the rest is by index.
+    assert ids(search_jobs(app, q="50% off_day", scan_ids=1)) == [literal]
+    assert ids(search_jobs(app, q='"vip" [a]', scan_ids=1)) == [literal]
+    assert ids(search_jobs(app, q="offxday", scan_ids=1)) == [lookalike]
+    assert ids(search_jobs(app, q="valueerror: 50", scan_ids=1)) == [lookalike, literal]
+
+
+def test_enqueue_a_job_from_the_task_page(
+    app: pgqueue.App, client: TestClient, read_only_client: TestClient, conn: psycopg.Connection[Any]
+) -> None:
+    @app.task(name="app.mail", queue="emails")
+    def mail(user_id: int, subject: str = "") -> None: ...
+
+    page = client.get("/tasks/app.mail").text
+    assert 'action="/jobs/enqueue"' in page and 'name="kwargs"' in page
+    fields = {"task": "app.mail", "args": "[42]", "kwargs": '{"subject": "Hi [\\"you\\"] <b>"}',
+              "queue": "urgent", "priority": "5", "delay": "5m", "next": "/tasks/app.mail"}
+    done = _post(client, "/jobs/enqueue", **fields)
+    assert done.status_code == 303 and "flash=enqueued+job" in done.headers["location"]
+    row = conn.execute("SELECT task, args, kwargs, queue, priority, run_at > now() + interval '4 min' "
+                       "FROM pgqueue.jobs WHERE task = 'app.mail'").fetchall()
+    assert row == [("app.mail", [42], {"subject": 'Hi ["you"] <b>'}, "urgent", 5, True)]
+
+    def refused(**changes: str) -> str:
+        response = _post(client, "/jobs/enqueue", **{**fields, **changes})
+        assert response.status_code == 303 and "error=" in response.headers["location"]
+        return client.get(response.headers["location"]).text
+
+    assert "args is not valid JSON (Expecting" in refused(args='[1, "<b>x</b>"')
+    assert "args must be a JSON array" in refused(args='{"a": 1}')
+    assert "kwargs must be a JSON object" in refused(kwargs="[1]")
+    unknown = refused(task='app.<nope>"')  # brackets and quotes shown as typed, never markup
+    assert "unknown task" in unknown and "&lt;nope&gt;" in unknown and "<nope>" not in unknown
+    assert "priority must be a whole number" in refused(priority="high")
+    assert "user_id" in refused(args="[]")  # the task's own signature check: a missing argument
+    assert conn.execute("SELECT count(*) FROM pgqueue.jobs").fetchone() == (1,)
+    # Same guards as every action: the CSRF token, and no form nor POST when read-only.
+    assert client.post("/jobs/enqueue", data={**fields}).status_code == 403
+    assert 'action="/jobs/enqueue"' not in read_only_client.get("/tasks/app.mail").text
+    assert read_only_client.post("/jobs/enqueue", data=fields).status_code == 403

@@ -106,3 +106,44 @@ def test_reads_for_the_charts_and_the_task_page(app: pgqueue.App, conn: psycopg.
     by_task = {t["task"]: t for t in history.tasks(app)}
     assert by_task["app.report"]["finished"] == 40 and by_task["app.report"]["dead"] == 10
     assert by_task["app.mail"]["run_p95"] is not None
+
+
+def test_the_maintenance_service_keeps_history_with_no_dashboard_or_exporter(
+    app: pgqueue.App, conn: psycopg.Connection[Any]
+) -> None:
+    import time
+    import uuid
+
+    from pgqueue._maintenance.config import MaintenanceConfig
+    from pgqueue._maintenance.service import Maintenance
+    from pgqueue._worker.config import WorkerConfig
+
+    assert WorkerConfig().maintenance.history  # every worker offers, one per tick does it
+    finished(conn, minutes_ago=3, n=4)
+    maintenance = Maintenance(
+        MaintenanceConfig(rescue=False, retention=False, cron=False, history_interval=0.05),
+        app=app, pool=app.pool, worker_id=uuid.uuid4(), heartbeat_interval=3.0,
+        healthy_since=lambda: 0.0, on_rescued=lambda jobs: None,
+    )  # fmt: skip
+    deadline = time.monotonic() + 30
+    while not rows(conn, 60) and time.monotonic() < deadline:
+        maintenance.run_once()
+        time.sleep(0.01)
+    assert [r[:3] for r in rows(conn, 60)] == [("reports", "app.report", 4)]
+
+
+def test_no_history_duty_when_turned_off(app: pgqueue.App) -> None:
+    import uuid
+
+    from pgqueue._maintenance.config import MaintenanceConfig
+    from pgqueue._maintenance.service import Maintenance
+    from pgqueue.errors import ConfigurationError
+
+    off = Maintenance(
+        MaintenanceConfig(rescue=False, retention=False, cron=False, history=False),
+        app=app, pool=app.pool, worker_id=uuid.uuid4(), heartbeat_interval=3.0,
+        healthy_since=lambda: 0.0, on_rescued=lambda jobs: None,
+    )  # fmt: skip
+    assert off.run_once() is None  # no duty at all
+    with pytest.raises(ConfigurationError, match="history_interval"):
+        MaintenanceConfig(history_interval=0)

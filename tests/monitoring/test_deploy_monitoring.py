@@ -1,4 +1,4 @@
-"""deploy/grafana and deploy/prometheus: the shipped dashboard and alert rules parse, are
+"""deploy/monitoring: the shipped dashboard and alert rules parse, are
 well formed, and every metric their PromQL names is one pgqueue really exports (checked
 against a real /metrics scrape of a worker that ran jobs). ``promtool`` is not packaged
 for this machine, so PromQL is checked structurally: balanced brackets, and every bare
@@ -20,8 +20,8 @@ from prometheus_client.parser import text_string_to_metric_families
 import pgqueue
 
 ROOT = Path(__file__).resolve().parents[2]
-DASHBOARD = ROOT / "deploy" / "grafana" / "pgqueue-dashboard.json"
-RULES = ROOT / "deploy" / "prometheus" / "pgqueue-alerts.yml"
+DASHBOARD = ROOT / "deploy" / "monitoring" / "pgqueue-dashboard.json"
+RULES = ROOT / "deploy" / "monitoring" / "pgqueue-alerts.yml"
 
 KEYWORDS = {"by", "without", "on", "ignoring", "group_left", "group_right", "bool", "and", "or",
             "unless", "offset", "inf", "nan"}

@@ -90,6 +90,12 @@ def test_two_process_worker_serves_one_coherent_endpoint(
     assert total(s, "pgqueue_job_latency_seconds_count", queue="default") == 230
     assert total(s, "pgqueue_job_latency_seconds_sum") > 0
     assert total(s, "pgqueue_jobs_running") == 0
+    # Claim and completion statements: one reading per statement (a batch), in both
+    # processes; 230 attempts need at least one of each, and never more than one per attempt.
+    for statement in ("claim", "complete"):
+        assert 1 <= total(s, "pgqueue_statement_duration_seconds_count", statement=statement)
+        assert total(s, "pgqueue_statement_duration_seconds_sum", statement=statement) > 0
+    assert total(s, "pgqueue_statement_duration_seconds_count", statement="complete") <= 230
     # Both processes contributed; worker info is one series per host and settings whose
     # value counts the live processes (no fresh series per worker id or restart).
     info = [(dict(ls), v) for (n, ls), v in s.items() if n == "pgqueue_worker_info"]
@@ -139,6 +145,7 @@ def test_app_metrics_embedded_in_process(dsn: str) -> None:
             assert total(s, "pgqueue_jobs_failed_total", task="e.fail") == 2
             assert total(s, "pgqueue_jobs_retried_total", task="e.fail") == 1
             assert total(s, "pgqueue_job_duration_seconds_count", task="e.fail") == 2
+            assert 1 <= total(s, "pgqueue_statement_duration_seconds_count", statement="complete") <= 7
             assert total(s, "pgqueue_worker_info", hostname=socket.gethostname(), concurrency="2") == 1
             assert total(s, "pgqueue_workers", status="alive") == 1
             assert total(s, "process_resident_memory_bytes") > 0
