@@ -39,3 +39,19 @@ def test_every_loaded_name_resolves_in_its_layers_folder() -> None:
             load(name)  # FileNotFoundError names the missing file
             checked += 1
     assert checked > 100
+
+
+def test_channel_and_schema_names_in_sql_are_the_settings_ones() -> None:
+    """The SQL that spells a NOTIFY channel or the schema name spells _settings' constants
+    (pg_notify inside a statement cannot take an identifier parameter cheaply)."""
+    from pgqueue._settings import CONTROL_CHANNEL, NOTIFY_CHANNEL, SCHEMA
+
+    channels: set[str] = set()
+    schemas: set[str] = set()
+    for folder in (PACKAGE / "_sql", PACKAGE / "_bench" / "sql"):
+        for path in folder.glob("*.sql"):
+            text = path.read_text(encoding="utf-8")
+            channels |= set(re.findall(r"pg_notify\(\s*'([^']+)'", text))
+            schemas |= set(re.findall(r"(?:nspname|schemaname|table_schema)\s*=\s*'([^']+)'", text))
+    assert channels and channels <= {NOTIFY_CHANNEL, CONTROL_CHANNEL}, channels
+    assert schemas and schemas <= {SCHEMA}, schemas
