@@ -32,6 +32,8 @@ test-chaos: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check pgqueue tests migrations examples
 	$(BIN)/mypy --strict pgqueue examples
+	$(BIN)/lint-imports
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit/test_import_graph.py
 
 bench: $(STAMP)
 	$(BIN)/pgqueue bench

@@ -8,6 +8,7 @@ from __future__ import annotations
 from ._dsn import resolve_dsn
 from ._hooks import JobEvent
 from ._settings import HIGH, LOW, NORMAL, Settings
+from ._version import __version__
 from ._worker import Worker
 from .app import App
 from .context import Context
@@ -25,8 +26,6 @@ from .errors import (
 from .job import Job, JobState
 from .task import Task
 from .workflow import chain, chord, group
-
-__version__ = "0.1.0"
 
 __all__ = [
     "HIGH",

@@ -7,16 +7,8 @@ docs/coming-from-celery.md states the same mapping (a test checks it names every
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import fields
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final
-
-from .errors import InvalidOption
-
-if TYPE_CHECKING:
-    from .job import Job
-    from .task import EnqueueOptions, Task
+from collections.abc import Iterable, Mapping
+from typing import Final
 
 APP_SETTINGS: Final[Mapping[str, str]] = {
     "broker_url": "App(dsn=...) (or PGQUEUE_DSN): the database is the broker",
@@ -102,65 +94,3 @@ def unknown_names(kind: str, unknown: Iterable[str], valid: Iterable[str]) -> st
         f"{' (' + '; '.join(hints) + ')' if hints else ''}; valid: {', '.join(sorted(valid))}"
     )
     return message
-
-
-def refuse_call_options(options: dict[str, Any]) -> None:
-    """Raise InvalidOption for apply_async options that are not native ones."""
-    from .task import NativeOptionsDict
-
-    valid = set(NativeOptionsDict.__optional_keys__)
-    unknown = set(options) - valid
-    if unknown:
-        allowed = valid | {"args", "kwargs", "countdown", "eta", "expires", "queue",
-                           "priority", "conn", "link", "link_error"}
-        raise InvalidOption(unknown_names("enqueue option", unknown, allowed))
-
-
-def apply_async(
-    task: Task[Any, Any],
-    base: EnqueueOptions,
-    args: Sequence[Any] | None,
-    kwargs: dict[str, Any] | None,
-    countdown: float | timedelta | None,
-    eta: datetime | None,
-    expires: float | timedelta | datetime | None,
-    queue: str | None,
-    priority: int | None,
-    conn: Any,
-    link: Any,
-    link_error: Any,
-    options: dict[str, Any],
-) -> Job[Any]:
-    """Celery's ``apply_async`` (see :meth:`pgqueue.Task.apply_async`) on top of ``base``."""
-    from .task import Configured, make_options
-
-    refuse_call_options(options)
-    if countdown is not None and options.get("delay") is not None:
-        raise InvalidOption("give either countdown or delay, not both (they are the same)")
-    if eta is not None and options.get("run_at") is not None:
-        raise InvalidOption("give either eta or run_at, not both (they are the same)")
-    given = {
-        "delay": countdown, "run_at": eta, "expires": expires, "queue": queue,
-        "priority": priority, "conn": conn,
-    }
-    options.update({k: v for k, v in given.items() if v is not None})
-    merged = make_options(task.options, base, options)
-    call_args, call_kwargs = tuple(args or ()), dict(kwargs or {})
-    if link is None and link_error is None:
-        return Configured(task, merged).enqueue(*call_args, **call_kwargs)
-    if merged.depends_on is not None:
-        raise InvalidOption("link/link_error cannot be combined with depends_on")
-    from .workflow import Signature, _one_or_many
-
-    sig_options = {
-        f.name: getattr(merged, f.name)
-        for f in fields(merged)
-        if f.name != "conn" and getattr(merged, f.name) is not None
-    }
-    sig = Signature(task, call_args, call_kwargs, options=sig_options)
-    for callback in _one_or_many(link):
-        sig.link(callback)
-    for errback in _one_or_many(link_error):
-        sig.link_error(errback)
-    task.check(call_args, call_kwargs)
-    return sig.enqueue(merged.conn).jobs[0]

@@ -24,7 +24,7 @@ from ._sql import query
 from .errors import UnsupportedConnection
 
 if TYPE_CHECKING:
-    from .app import App
+    from ._types import AppLike
 
 Conn = psycopg.Connection[TupleRow]
 AsyncConn = psycopg.AsyncConnection[TupleRow]
@@ -131,7 +131,7 @@ async def _sqlalchemy_async(conn: Any) -> AsyncConn:
 
 
 @contextmanager
-def transaction(app: App, conn: object = None) -> Iterator[Conn]:
+def transaction(app: AppLike, conn: object = None) -> Iterator[Conn]:
     """A connection on which several statements land together or not at all.
 
     Without ``conn``: a pooled connection inside BEGIN ... COMMIT. With the
@@ -168,7 +168,7 @@ def _undo(pg: Conn) -> None:
 
 
 @asynccontextmanager
-async def atransaction(app: App, conn: object = None) -> AsyncIterator[AsyncConn]:
+async def atransaction(app: AppLike, conn: object = None) -> AsyncIterator[AsyncConn]:
     """The async twin of :func:`transaction`."""
     if conn is None:
         pool = await app.async_pool()

@@ -187,25 +187,19 @@ def check_revision(revision: str | None) -> str | None:
     """Raise SchemaOutOfDate when ``revision`` is older than this pgqueue's head (or None);
     return a warning sentence when it is newer (a newer release migrated: compatible,
     migrations only add), else None. Imports Alembic."""
-    from . import _health
+    from . import _revision
 
-    head = _health_head()
-    status = _health.schema_status(revision, head)
-    if status == _health.MISSING:
+    head = _revision.head()
+    status = _revision.schema_status(revision, head)
+    if status == _revision.MISSING:
         raise SchemaMissing("the database has no pgqueue schema; run `pgqueue migrate`")
-    if status == _health.BEHIND:
+    if status == _revision.BEHIND:
         raise SchemaOutOfDate(
             f"the pgqueue schema is at revision {revision}, this pgqueue needs {head}; {MIGRATE_HINT}"
         )
-    if status == _health.NEWER:
+    if status == _revision.NEWER:
         return f"the pgqueue schema ({revision}) is newer than this pgqueue ({head}); upgrade pgqueue"
     return None
-
-
-def _health_head() -> str:
-    from . import _migrate
-
-    return _migrate.head()
 
 
 READ_ONLY_ERRORS = (psycopg.errors.ReadOnlySqlTransaction,)

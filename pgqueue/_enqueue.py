@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg.types.json import Jsonb
 
 from . import _conn, _tracing
+from ._options import EnqueueOptions, TaskOptions
 from ._sql import query
 from ._validate import (
     ArgsCheck,
@@ -29,10 +30,9 @@ from ._validate import (
 )
 from .errors import InvalidPayload, PgQueueError
 from .job import Job
-from .task import EnqueueOptions, TaskOptions
 
 if TYPE_CHECKING:
-    from .app import App
+    from ._types import AppLike
 
 __all__ = ["build_row", "enqueue_one", "enqueue_one_async", "validate_task_options"]
 
@@ -42,7 +42,7 @@ transaction to have changed the key's holder in between, so 2 is already rare.""
 
 
 def payload(
-    app: App,
+    app: AppLike,
     r: Resolved,
     check: ArgsCheck | None,
     args: Sequence[Any],
@@ -136,7 +136,7 @@ async def insert_unique_async(
 
 
 def _single(
-    app: App,
+    app: AppLike,
     task: TaskOptions,
     options: EnqueueOptions,
     args: Sequence[Any],
@@ -156,7 +156,7 @@ def _single(
 
 
 def enqueue_one(
-    app: App,
+    app: AppLike,
     task: TaskOptions,
     options: EnqueueOptions,
     args: Sequence[Any],
@@ -178,7 +178,7 @@ def enqueue_one(
         return Job(app, job_id)
 
 
-def _may_be_quiet(app: App, sql_params: dict[str, Any], key: str | None) -> bool:
+def _may_be_quiet(app: AppLike, sql_params: dict[str, Any], key: str | None) -> bool:
     """Whether this autocommit enqueue skips its NOTIFY (sets ``wake``): only a job due
     now, without a unique key, whose queue had a wake-up from this process within the
     window (pgqueue._wake); the caller then owes the queue one after the commit."""
@@ -207,7 +207,7 @@ def _write_one(
 
 
 async def enqueue_one_async(
-    app: App,
+    app: AppLike,
     task: TaskOptions,
     options: EnqueueOptions,
     args: Sequence[Any],
@@ -244,7 +244,7 @@ async def _write_one_async(
 
 
 def build_row(
-    app: App,
+    app: AppLike,
     task: TaskOptions,
     options: EnqueueOptions,
     args: Sequence[Any],

@@ -24,13 +24,13 @@ from psycopg.copy import QueuedLibpqWriter
 
 from . import _conn
 from ._enqueue import insert_unique, insert_unique_async, params, payload
+from ._options import EnqueueOptions, Item, TaskOptions
 from ._sql import query
 from ._validate import ArgsCheck, Resolved, check_size, encode, resolve
 from .errors import InvalidPayload
-from .task import EnqueueOptions, Item, TaskOptions
 
 if TYPE_CHECKING:
-    from .app import App
+    from ._types import AppLike
 
 BATCH_ROWS = 10_000
 """Jobs per round trip: large enough that latency vanishes, small enough to stream."""
@@ -42,7 +42,7 @@ class Batch:
     __slots__ = ("args", "keys", "kwargs", "plain", "unique")
 
     def __init__(
-        self, app: App, r: Resolved, check: ArgsCheck | None, items: Sequence[Item]
+        self, app: AppLike, r: Resolved, check: ArgsCheck | None, items: Sequence[Item]
     ) -> None:
         # The hot loop of bulk enqueue: the common shapes inline, the rest via payload().
         cap = app.settings.max_payload_bytes
@@ -157,7 +157,7 @@ def _chunks(items: Iterable[Item]) -> list[Sequence[Item]]:
 
 
 def enqueue_many(
-    app: App,
+    app: AppLike,
     task: TaskOptions,
     options: EnqueueOptions,
     items: Iterable[Item],
@@ -194,7 +194,7 @@ def _reserve(pg: _conn.Conn, n: int) -> tuple[list[int], datetime]:
 
 def _copy_stream(
     pg: _conn.Conn,
-    app: App,
+    app: AppLike,
     r: Resolved,
     check: ArgsCheck | None,
     first: Batch,
@@ -217,7 +217,7 @@ def _copy_stream(
 
 
 async def enqueue_many_async(
-    app: App,
+    app: AppLike,
     task: TaskOptions,
     options: EnqueueOptions,
     items: Iterable[Item],

@@ -1,6 +1,7 @@
 """Writing workflows: compiling a flow into job rows and dependency edges, in one transaction.
 
-The public elements live in :mod:`pgqueue.workflow`; the database enforces what is written
+The public elements live in :mod:`pgqueue.workflow`, which compiles a flow into
+:class:`Node` s (parents first) and hands them to :func:`write`; the database enforces what is written
 here (release, cancellation, error callbacks and re-arming: migrations 0003 and 0009).
 """
 
@@ -8,100 +9,70 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _conn
+from . import _enqueue as enq
+from ._options import EnqueueOptions, JobRef
 from ._sql import query
 from .errors import InvalidOption, JobNotFound
-from .workflow import DEPENDENCY_FAILURE, Flow, Signature, WorkflowHandle, chain, chord, group
+from .job import Job
 
 if TYPE_CHECKING:
-    from .app import App
-    from .job import Job
-    from .task import Task
+    from ._types import AppLike, TaskLike
+
+DEPENDENCY_FAILURE = ("cancel", "run")
+
+
+class Step(Protocol):
+    """One job of a workflow as it is written (a :class:`pgqueue.workflow.Signature`)."""
+
+    @property
+    def task(self) -> TaskLike: ...
+    @property
+    def args(self) -> tuple[Any, ...]: ...
+    @property
+    def kwargs(self) -> dict[str, Any]: ...
+    @property
+    def options(self) -> dict[str, Any]: ...
+
+
+@dataclass(frozen=True)
+class _Step:
+    task: TaskLike
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
+    options: dict[str, Any]
 
 
 @dataclass
-class _Node:
-    sig: Signature
+class Node:
+    """A step, the indexes of the nodes it waits for, and how it receives their results
+    (None: ignores them; "first": the one parent's result; "list": all; "error": an errback)."""
+
+    sig: Step
     parents: list[int]
     mode: str | None
 
 
-def _compile(flow: Flow, parents: list[int], nodes: list[_Node]) -> list[int]:
-    """Append the flow's nodes (depending on ``parents``), then its callbacks: link ones
-    depend on its tails, error ones on every job of it (except nested error callbacks,
-    whose "not needed" cancellation is no failure). Return its tail node indexes."""
-    start = len(nodes)
-    tails = _compile_body(flow, parents, nodes)
-    own = [i for i in range(start, len(nodes)) if nodes[i].mode != "error"]
-    for callback in flow._links:
-        _compile(callback, tails, nodes)
-    for errback in flow._errbacks:
-        nodes.append(_Node(errback, own, "error"))
-        _no_callbacks_on_errback(errback)
-    return tails
-
-
-def _no_callbacks_on_errback(errback: Signature) -> None:
-    if errback._has_callbacks():
-        raise InvalidOption("an error callback cannot have callbacks of its own")
-
-
-def _compile_body(flow: Flow, parents: list[int], nodes: list[_Node]) -> list[int]:
-    if isinstance(flow, Signature):
-        mode = None
-        if parents and not flow.immutable:
-            mode = "first" if len(parents) == 1 else "list"
-        nodes.append(_Node(flow, list(parents), mode))
-        return [len(nodes) - 1]
-    if isinstance(flow, group):
-        tails: list[int] = []
-        for member in flow.members:
-            tails.extend(_compile(member, parents, nodes))
-        return tails
-    if isinstance(flow, chain):
-        tails = list(parents)
-        for step in flow.steps:
-            tails = _compile(step, tails, nodes)
-        return tails
-    if isinstance(flow, chord):
-        if flow.callback is None:
-            raise InvalidOption("this chord has no body: chord(header, body) or chord(header)(body)")
-        tails = _compile(flow.header, parents, nodes)
-        body = len(nodes)
-        out = _compile(flow.callback, tails, nodes)
-        if nodes[body].mode is not None:  # the list of results, even from one member
-            nodes[body].mode = "list"
-        return out
-    raise InvalidOption(f"not a workflow element: {flow!r} (use task.s(...), group, chain, chord)")
-
-
-def _app_of(nodes: list[_Node]) -> App:
+def _app_of(nodes: list[Node]) -> AppLike:
     apps = {id(n.sig.task.app): n.sig.task.app for n in nodes}
     if len(apps) != 1:
         raise InvalidOption("all tasks of a workflow must belong to the same App")
     return next(iter(apps.values()))
 
 
-def enqueue(flow: Flow, conn: Any) -> WorkflowHandle:
-    from .job import Job
-
-    nodes: list[_Node] = []
-    tails = _compile(flow, [], nodes)
+def write(nodes: list[Node], conn: Any) -> tuple[AppLike, list[Job]]:
+    """Write the compiled ``nodes`` (a workflow, parents before children) in one transaction
+    (the caller's with ``conn``); their app and one job handle per node, in order."""
     app = _app_of(nodes)
     has_children = {p for n in nodes for p in n.parents}
     rows = [_row(app, n, i in has_children) for i, n in enumerate(nodes)]
     ids = _write(app, conn, rows, nodes, external=[])
-    jobs = [Job(app, i) for i in ids]
-    many = isinstance(flow, group) or len(tails) > 1
-    return WorkflowHandle(app, jobs, [jobs[t] for t in tails], many)
+    return app, [Job(app, i) for i in ids]
 
 
-def _row(app: App, node: _Node, has_dependents: bool, external: int = 0) -> dict[str, Any]:
-    from . import _enqueue as enq
-    from .task import EnqueueOptions
-
+def _row(app: AppLike, node: Node, has_dependents: bool, external: int = 0) -> dict[str, Any]:
     options = dict(node.sig.options)
     on_failure = options.pop("on_dependency_failure", None) or "cancel"
     if on_failure not in DEPENDENCY_FAILURE:
@@ -122,7 +93,7 @@ def _row(app: App, node: _Node, has_dependents: bool, external: int = 0) -> dict
 
 
 def _write(
-    app: App, conn: Any, rows: list[dict[str, Any]], nodes: list[_Node], external: list[int]
+    app: AppLike, conn: Any, rows: list[dict[str, Any]], nodes: list[Node], external: list[int]
 ) -> list[int]:
     with _conn.transaction(app, conn) as pg:
         with pg.cursor() as cur:
@@ -148,8 +119,8 @@ def _write(
 
 
 def enqueue_with_dependencies(
-    app: App, task: Task[Any, Any], options: dict[str, Any], args: Sequence[Any],
-    kwargs: dict[str, Any], depends_on: Sequence[Job | int], conn: Any,
+    app: AppLike, task: TaskLike, options: dict[str, Any], args: Sequence[Any],
+    kwargs: dict[str, Any], depends_on: Sequence[JobRef | int], conn: Any,
 ) -> Job:
     """``task.configure(depends_on=[...]).enqueue(...)``: wait for existing jobs.
 
@@ -158,11 +129,8 @@ def enqueue_with_dependencies(
     ``dead``/``cancelled`` cancel the new job at once unless
     ``on_dependency_failure="run"``. Raises JobNotFound for an unknown parent.
     """
-    from .job import Job
-
     parent_ids = sorted({p if isinstance(p, int) else p.id for p in depends_on})
-    sig = Signature(task, tuple(args), dict(kwargs), immutable=True, options=dict(options))
-    node = _Node(sig, [], None)
+    node = Node(_Step(task, tuple(args), dict(kwargs), dict(options)), [], None)
     with _conn.transaction(app, conn) as pg:
         states = dict(pg.execute(query("flow_mark_parents"), {"ids": parent_ids}).fetchall())
         missing = [p for p in parent_ids if p not in states]

@@ -17,19 +17,18 @@ from __future__ import annotations
 import socket
 import time
 from dataclasses import asdict, dataclass
-from functools import cache
 from typing import Any, Final
 
 import psycopg
 
 from . import _db
+from ._revision import CURRENT, NEWER, UNKNOWN, schema_status
 from ._sql import query
 
 STATEMENT_TIMEOUT_S: Final = 5.0
 """Each probe statement gives up after this long (a lock held by a migration, a stuck server)."""
 APPLICATION_NAME: Final = "pgqueue-health"
 
-CURRENT, NEWER, BEHIND, MISSING, UNKNOWN = "current", "newer", "behind", "missing", "unknown"
 _COMPATIBLE = frozenset({CURRENT, NEWER})
 
 
@@ -52,29 +51,6 @@ class Health:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@cache
-def _known_revisions() -> frozenset[str]:
-    from alembic.script import ScriptDirectory  # heavy: imported only when a probe runs
-
-    from . import _migrate
-
-    script = ScriptDirectory(str(_migrate.migrations_dir()))
-    return frozenset(rev.revision for rev in script.walk_revisions())
-
-
-def schema_status(revision: str | None, head: str) -> str:
-    """Classify a database revision against this pgqueue's ``head``.
-
-    ``current`` (equal), ``newer`` (unknown here, so written by a newer release),
-    ``behind`` (an ancestor of head: run ``pgqueue migrate``), ``missing`` (never migrated).
-    """
-    if revision is None:
-        return MISSING
-    if revision == head:
-        return CURRENT
-    return BEHIND if revision in _known_revisions() else NEWER
 
 
 def check(

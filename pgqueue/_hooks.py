@@ -27,14 +27,12 @@ from contextlib import AbstractAsyncContextManager, AbstractContextManager, Asyn
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias
 
+from ._state import JobRow
 from .errors import InvalidOption, Retry
 
 if TYPE_CHECKING:
-    from ._worker import Worker
-    from ._worker.execution import Execution
     from ._worker.outcome import Outcome
     from .context import Context
-    from .job import JobRow
 
 log = logging.getLogger("pgqueue.hooks")
 
@@ -80,21 +78,37 @@ class JobEvent:
 
 
 JobHook: TypeAlias = Callable[[JobEvent], object]
-WorkerHook: TypeAlias = Callable[["Worker"], object]
+WorkerHook: TypeAlias = Callable[[Any], object]
+"""Called with the :class:`pgqueue.Worker` (typed loosely: this module sits below the worker)."""
 Middleware: TypeAlias = Callable[
     ["Context"], AbstractContextManager[object] | AbstractAsyncContextManager[object]
 ]
 
 
+class Attempt(Protocol):
+    """One attempt as hooks and observers see it (the worker's ``Execution``)."""
+
+    @property
+    def row(self) -> JobRow: ...
+    @property
+    def worker_id(self) -> uuid.UUID: ...
+    @property
+    def error(self) -> BaseException | None: ...
+    @property
+    def duration(self) -> float | None: ...
+    @property
+    def value(self) -> Any: ...
+
+
 class Observer(Protocol):
     """Built-in listeners (metrics, tracing) see every attempt, not just named events."""
 
-    def on_started(self, ex: Execution) -> None: ...
+    def on_started(self, ex: Attempt) -> None: ...
 
-    def on_settled(self, ex: Execution, outcome: Outcome) -> None:
+    def on_settled(self, ex: Attempt, outcome: Outcome) -> None:
         """The attempt's outcome is decided (once per attempt, on the settling thread)."""
 
-    def on_written(self, ex: Execution, outcome: Outcome) -> None:
+    def on_written(self, ex: Attempt, outcome: Outcome) -> None:
         """The outcome was committed (not called for fenced-out outcomes)."""
 
 
@@ -137,18 +151,18 @@ class Hooks:
             self.active = True
 
     # --- call points (the worker calls these only while ``active``) ---------------------------
-    def started(self, ex: Execution) -> None:
+    def started(self, ex: Attempt) -> None:
         for obs in self._observers:
             _safe(obs.on_started, "observer on_started", ex)
         fns = self._job.get("job_started")
         if fns:
             self._fire(fns, JobEvent("job_started", ex.row, ex.worker_id))
 
-    def settled(self, ex: Execution, outcome: Outcome) -> None:
+    def settled(self, ex: Attempt, outcome: Outcome) -> None:
         for obs in self._observers:
             _safe(obs.on_settled, "observer on_settled", ex, outcome)
 
-    def written(self, ex: Execution, outcome: Outcome) -> None:
+    def written(self, ex: Attempt, outcome: Outcome) -> None:
         for obs in self._observers:
             _safe(obs.on_written, "observer on_written", ex, outcome)
         # The job events of each kind: pgqueue._worker.outcome.OUTCOMES ("job_failed" fires
@@ -187,7 +201,7 @@ class Hooks:
         if fns:
             self._fire(fns, JobEvent("job_rescued", row, worker_id, error=row.last_error))
 
-    def worker(self, event: WorkerEventName, worker: Worker) -> None:
+    def worker(self, event: WorkerEventName, worker: object) -> None:
         for fn in self._worker.get(event, ()):
             _safe(fn, event, worker)
 

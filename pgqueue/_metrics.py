@@ -18,7 +18,8 @@ import os
 import socket
 import threading
 import weakref
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ._metrics_collectors import ProcessTreeCollector, QueueCollector
 from ._worker import timing
@@ -28,12 +29,30 @@ from .errors import ConfigurationError
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
 
-    from ._worker import Worker
-    from ._worker.execution import Execution
+    from ._hooks import Attempt, Hooks
     from ._worker.outcome import Outcome
-    from .app import App
 
 log = logging.getLogger("pgqueue.metrics")
+
+
+class MetricsApp(Protocol):
+    """What the metrics read of an App (this module sits below ``App``, which makes them)."""
+
+    hooks: Hooks
+
+    @property
+    def dsn(self) -> str: ...
+
+
+class WorkerLike(Protocol):
+    """What the metrics read of a :class:`pgqueue.Worker` (queues, concurrency, its app)."""
+
+    @property
+    def queues(self) -> Sequence[str]: ...
+    @property
+    def app(self) -> Any: ...
+    @property
+    def config(self) -> Any: ...
 
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 SAMPLE_S: Final = 5.0
@@ -123,20 +142,20 @@ class JobMetrics:
         self.statements.labels(statement).observe(seconds)
 
     # --- observer (pgqueue._hooks.Observer) ----------------------------------------------------
-    def on_started(self, ex: Execution) -> None:
+    def on_started(self, ex: Attempt) -> None:
         row = ex.row
         self.counters["started"].labels(row.queue, row.task).inc()
         self.running.labels(row.queue, row.task).inc()
         if row.started_at is not None:
             self.latency.labels(row.queue).observe(max(0.0, (row.started_at - row.run_at).total_seconds()))
 
-    def on_settled(self, ex: Execution, outcome: Outcome) -> None:
+    def on_settled(self, ex: Attempt, outcome: Outcome) -> None:
         row = ex.row
         self.running.labels(row.queue, row.task).dec()
         if ex.duration is not None:
             self.duration.labels(row.queue, row.task).observe(ex.duration)
 
-    def on_written(self, ex: Execution, outcome: Outcome) -> None:
+    def on_written(self, ex: Attempt, outcome: Outcome) -> None:
         counter = outcome.kind.info.metric  # pgqueue._worker.outcome.OUTCOMES
         if counter is None:
             return
@@ -146,19 +165,19 @@ class JobMetrics:
         self.counters[counter].labels(row.queue, row.task).inc()
 
     # --- worker hooks -----------------------------------------------------------------------
-    def _info_labels(self, worker: Worker) -> tuple[str, ...]:
-        from . import __version__
+    def _info_labels(self, worker: WorkerLike) -> tuple[str, ...]:
+        from ._version import __version__
 
         return (socket.gethostname(), __version__, ",".join(worker.queues), str(worker.config.concurrency))
 
-    def worker_started(self, worker: Worker) -> None:
+    def worker_started(self, worker: WorkerLike) -> None:
         labels = self._info_labels(worker)
         with self._live_lock:
             self._live[labels] = self._live.get(labels, 0) + 1
             self.worker_info.labels(*labels).set(self._live[labels])
         self.sampler.track_worker(worker)
 
-    def worker_stopping(self, worker: Worker) -> None:
+    def worker_stopping(self, worker: WorkerLike) -> None:
         labels = self._info_labels(worker)
         with self._live_lock:
             left = max(0, self._live.get(labels, 0) - 1)
@@ -220,7 +239,7 @@ class Sampler:
                 self._pools.append((name, weakref.ref(pool)))
         self._ensure_thread()
 
-    def track_worker(self, worker: Worker) -> None:
+    def track_worker(self, worker: WorkerLike) -> None:
         # The worker's own pool (claims, completions) is private to the worker package;
         # read it defensively until the worker offers pool statistics of its own.
         self.track_pool("worker", getattr(worker, "_pool", None))
@@ -328,7 +347,7 @@ class Metrics:
     Raises ConfigurationError when prometheus-client is not installed.
     """
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: MetricsApp) -> None:
         _require()
         from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 

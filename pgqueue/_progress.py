@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import math
 import time
+import uuid
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from psycopg.types.json import Jsonb
 
 from ._sql import query
 from .errors import InvalidOption
-
-if TYPE_CHECKING:
-    from .context import Context
 
 PROGRESS_INTERVAL_S = 0.5
 """At most one progress write per attempt per interval (first and final always go)."""
@@ -28,25 +26,28 @@ def _number(value: object, what: str) -> float:
     return float(value)
 
 
-def report(ctx: Context, current: float, total: float | None, message: str | None) -> bool:
+def report(
+    pool: Any, job_id: int, attempt: int, worker_id: uuid.UUID, last_at: float | None,
+    current: float, total: float | None, message: str | None,
+) -> float | None:
+    """Write one report of attempt ``attempt`` unless one went out less than
+    PROGRESS_INTERVAL_S after ``last_at``; the time it was written, or None (throttled)."""
     cur = _number(current, "current")
     tot = None if total is None else _number(total, "total")
     now = time.monotonic()
     final = tot is not None and cur >= tot
-    last = ctx._progress_at
+    last = last_at
     if last is not None and not final and now - last < PROGRESS_INTERVAL_S:
-        return False
+        return None
     value: dict[str, Any] = {
         "current": current,
         "total": total,
         "message": None if message is None else str(message)[:MESSAGE_MAX],
         "at": datetime.now(UTC).isoformat(),
     }
-    with ctx.app.pool.connection() as conn:
+    with pool.connection() as conn:
         conn.execute(
             query("job_progress"),
-            {"id": ctx.job.id, "attempt": ctx.attempt, "worker": ctx.worker_id,
-             "progress": Jsonb(value)},
+            {"id": job_id, "attempt": attempt, "worker": worker_id, "progress": Jsonb(value)},
         )
-    ctx._progress_at = now
-    return True
+    return now

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields
+from datetime import timedelta
 from typing import Final
 
-from .errors import ConfigurationError
+from .errors import ConfigurationError, InvalidOption
 
 DISTRIBUTION: Final = "pgqueue-jobs"
 """The package's name on the package index (``import pgqueue`` keeps the short name: the
 index's ``pgqueue`` is an unrelated project)."""
 SCHEMA: Final = "pgqueue"
 NOTIFY_CHANNEL: Final = "pgqueue_jobs"
+CONTROL_CHANNEL: Final = "pgqueue_control"
 DEFAULT_QUEUE: Final = "default"
 
 HIGH: Final = 10
@@ -165,3 +167,34 @@ def check_name(value: object, kind: str, *, field: str | None = None) -> str:
             f"{label} {value!r} may only contain letters, digits and _ . : - characters"
         )
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class Retention:
+    """How long finished jobs are kept, per state; ``None`` keeps them forever.
+
+    Defaults: succeeded 7 days, cancelled 7 days, dead 30 days (the dead letter is
+    kept longer so someone can look at it); an App's are ``app.retention``, from its
+    ``retention_*_s`` settings.
+    """
+
+    succeeded: timedelta | None = timedelta(seconds=RETENTION_SUCCEEDED_S)
+    cancelled: timedelta | None = timedelta(seconds=RETENTION_CANCELLED_S)
+    dead: timedelta | None = timedelta(seconds=RETENTION_DEAD_S)
+
+    def __post_init__(self) -> None:
+        for state in ("succeeded", "cancelled", "dead"):
+            value = getattr(self, state)
+            if value is not None and value < timedelta(0):
+                raise InvalidOption(f"retention for {state} must be >= 0 or None, got {value}")
+
+    def ages(self) -> dict[str, timedelta]:
+        return {
+            state: age
+            for state, age in (
+                ("succeeded", self.succeeded),
+                ("cancelled", self.cancelled),
+                ("dead", self.dead),
+            )
+            if age is not None
+        }

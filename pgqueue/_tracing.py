@@ -81,7 +81,7 @@ def enabled() -> bool:
 
 
 def _tracer() -> Tracer:
-    from . import __version__
+    from ._version import __version__
 
     trace = _trace()
     provider = _provider if _provider is not None else trace.get_tracer_provider()

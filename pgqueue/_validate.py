@@ -20,7 +20,7 @@ from ._settings import SMALLINT_MAX, SMALLINT_MIN, check_name
 from .errors import InvalidOption, InvalidPayload, PayloadTooLarge
 
 if TYPE_CHECKING:
-    from .task import EnqueueOptions, TaskOptions
+    from ._options import EnqueueOptions, TaskOptions
 
 UNIQUE_KEY_MAX = 512
 """Characters; a btree index entry must stay well under its ~2.7 kB page limit."""

@@ -14,20 +14,29 @@ from ._apool import LazyAsyncPool
 from ._compat import unknown_names
 from ._db import LazyPool
 from ._hooks import Hooks, JobEventName, JobHook, Middleware, WorkerEventName, WorkerHook
+from ._options import (
+    BackoffFn,
+    EnqueueOptions,
+    EnqueueOptionsDict,
+    Item,
+    TaskOptions,
+    UniqueKeyFn,
+    checked_options,
+)
 from ._routes import Routes, RoutesArg
 from ._schedule import ScheduleDef
-from ._settings import Settings, check_name
+from ._settings import Retention, Settings, check_name
 from ._wake import Wakeups
 from .errors import InvalidOption, UnknownTask
 from .job import Job
-from .task import BackoffFn, EnqueueOptions, EnqueueOptionsDict, Item, Task, TaskOptions, UniqueKeyFn
+from .task import Task
+from .workflow import MAP_TASK
 
 if TYPE_CHECKING:
     from psycopg import AsyncConnection
     from psycopg.rows import TupleRow
     from psycopg_pool import AsyncConnectionPool
 
-    from ._admin.prune import Retention
     from ._metrics import Metrics
     from ._validate import ArgsCheck
     from .context import Context
@@ -91,7 +100,6 @@ class App:
     def retention(self) -> Retention:
         """How long finished jobs are kept, from the ``retention_*_s`` settings; pass it to
         :func:`pgqueue._admin.prune.run_retention` / ``prune``."""
-        from ._admin.prune import Retention
 
         def age(seconds: float | None) -> timedelta | None:
             return None if seconds is None else timedelta(seconds=seconds)
@@ -305,8 +313,6 @@ class App:
     def _by_name(
         self, task_name: str, options: EnqueueOptionsDict
     ) -> tuple[TaskOptions, EnqueueOptions, ArgsCheck | None]:
-        from .task import checked_options
-
         task = self.tasks.get(task_name)
         task_opts = task.options if task is not None else self._options_for_name(task_name)
         # Untyped callers (and **kwargs splats) can still pass any name: checked at run time.
@@ -455,9 +461,6 @@ class App:
 
 _SETTING_NAMES = frozenset(f.name for f in fields(Settings))
 _TASK_OPTION_NAMES = frozenset(f.name for f in fields(TaskOptions))
-
-MAP_TASK = "pgqueue.map"
-"""The built-in task behind ``task.map`` / ``starmap`` / ``chunks`` (registered on every App)."""
 
 
 def _run_map(app: App, task_name: str, calls: list[list[Any]]) -> list[Any]:

@@ -45,7 +45,7 @@ AREAS = (
 
 def _version(value: bool) -> None:
     if value:
-        from . import __version__
+        from ._version import __version__
 
         sys.stdout.write(f"pgqueue {__version__}\n")
         raise typer.Exit()

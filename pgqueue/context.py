@@ -7,11 +7,12 @@ import uuid
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, NoReturn
 
+from . import _progress
 from .errors import Discard, JobCancelled, Retry, Snooze
 from .job import Job, JobRow
 
 if TYPE_CHECKING:
-    from .app import App
+    from ._types import AppLike
 
 
 class Context:
@@ -30,7 +31,7 @@ class Context:
     __slots__ = ("_cancel", "_progress_at", "_session", "app", "conn", "job", "session_factory", "worker_id")
 
     def __init__(
-        self, app: App, row: JobRow, worker_id: uuid.UUID, cancel: threading.Event | None = None
+        self, app: AppLike, row: JobRow, worker_id: uuid.UUID, cancel: threading.Event | None = None
     ) -> None:
         self.app = app
         self.job = Job(app, row.id, row)
@@ -86,9 +87,12 @@ class Context:
         fenced like a completion: a worker that lost the job cannot change it.
         Raises InvalidOption for a non-numeric or negative ``current``/``total``.
         """
-        from ._progress import report
-
-        return report(self, current, total, message)
+        at = _progress.report(self.app.pool, self.job.id, self.attempt, self.worker_id,
+                              self._progress_at, current, total, message)
+        if at is None:
+            return False
+        self._progress_at = at
+        return True
 
     def retry(self, exc: BaseException | None = None, delay: float | None = None) -> NoReturn:
         """Fail this attempt now and retry after ``delay`` seconds (else the back-off).

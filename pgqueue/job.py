@@ -1,4 +1,4 @@
-"""Job handles and job states; the allowed transitions in one table.
+"""Job handles (the states, their transition table and the row snapshot: pgqueue._state).
 
 ``Job`` is generic in its result: ``task.enqueue(...)`` returns ``Job[R]`` for a task
 returning ``R``, and ``result()`` is typed ``R``. A bare ``Job`` (a handle made from an
@@ -9,19 +9,18 @@ the task returned (a tuple comes back as a list), which the type does not see.
 from __future__ import annotations
 
 import asyncio
-import enum
 import time
-from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING, Any, Generic, cast
+from typing import Any, Generic, cast
 
 from typing_extensions import TypeVar
 
+from ._admin import cancel_jobs, job_details, retry_jobs
 from ._sql import query
+from ._state import TERMINAL, TRANSITIONS, JobRow, JobState
+from ._types import AppLike
 from .errors import JobFailed, JobNotFound
 
-if TYPE_CHECKING:
-    from .app import App
+__all__ = ["TERMINAL", "TRANSITIONS", "Job", "JobRow", "JobState"]
 
 R = TypeVar("R", default=Any)
 """The job's result type: its task's return type (the awaited one for ``async def``)."""
@@ -30,68 +29,10 @@ RESULT_POLL_MIN_S = 0.005
 RESULT_POLL_MAX_S = 0.5
 
 
-class JobState(enum.StrEnum):
-    WAITING = "waiting"
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    DEAD = "dead"
-    CANCELLED = "cancelled"
-
-    @property
-    def terminal(self) -> bool:
-        return self in TERMINAL
-
-
-TERMINAL = frozenset({JobState.SUCCEEDED, JobState.DEAD, JobState.CANCELLED})
-
-# The one state diagram: every transition the code may make (docs/concepts.md draws it).
-TRANSITIONS: dict[JobState, frozenset[JobState]] = {
-    JobState.WAITING: frozenset({JobState.QUEUED, JobState.CANCELLED}),
-    JobState.QUEUED: frozenset({JobState.RUNNING, JobState.CANCELLED}),
-    JobState.RUNNING: frozenset(
-        {JobState.SUCCEEDED, JobState.QUEUED, JobState.DEAD, JobState.CANCELLED}
-    ),
-    JobState.SUCCEEDED: frozenset(),
-    JobState.DEAD: frozenset({JobState.QUEUED}),  # operator requeue
-    # operator requeue; waiting: a workflow step re-armed when the failed dependency that
-    # cancelled it is retried (the trigger pgqueue.rearm_dependents)
-    JobState.CANCELLED: frozenset({JobState.QUEUED, JobState.WAITING}),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class JobRow:
-    """A snapshot of one job row."""
-
-    id: int
-    queue: str
-    task: str
-    args: list[Any]
-    kwargs: dict[str, Any]
-    priority: int
-    state: JobState
-    attempt: int
-    max_attempts: int
-    run_at: datetime
-    created_at: datetime
-    started_at: datetime | None
-    finished_at: datetime | None
-    result: Any
-    last_error: str | None
-    errors: list[Any]
-    unique_key: str | None
-    tags: list[str]
-    progress: dict[str, Any] | None = None
-    """The last ``ctx.progress(...)`` report: current, total, message, at (not in claim rows)."""
-    expires_at: datetime | None = None
-    """When a job not yet started is dropped (``expires=``; not in claim rows)."""
-
-
 class Job(Generic[R]):
     """A handle on one job. ``state`` and friends reflect the last :meth:`refresh`."""
 
-    def __init__(self, app: App, job_id: int, row: JobRow | None = None) -> None:
+    def __init__(self, app: AppLike, job_id: int, row: JobRow | None = None) -> None:
         self.app = app
         self.id = job_id
         self._row = row
@@ -208,8 +149,6 @@ class Job(Generic[R]):
         """Celery's ``revoke``: cancel the job if it has not started; with ``terminate=True``
         a running one is asked to stop too (:meth:`cancel`). True if it was cancelled now
         (or asked to stop). Raises JobNotFound."""
-        from ._admin import cancel_jobs
-
         outcome = cancel_jobs(self.app, [self.id], running=terminate)
         if outcome.missing:
             raise JobNotFound(f"job {self.id} does not exist (never created, or pruned)")
@@ -224,8 +163,6 @@ class Job(Generic[R]):
         stop through the workers' control channel and ends ``cancelled`` when its worker
         acts on it. A finished job is left alone (False). Raises JobNotFound.
         """
-        from ._admin import cancel_jobs
-
         outcome = cancel_jobs(self.app, [self.id])
         if outcome.missing:
             raise JobNotFound(f"job {self.id} does not exist (never created, or pruned)")
@@ -241,8 +178,6 @@ class Job(Generic[R]):
         nothing) for a job in any other state, or whose unique_key a live job holds.
         Raises JobNotFound.
         """
-        from ._admin import retry_jobs
-
         done = retry_jobs(self.app, [self.id])
         self._row = None
         if not done:
@@ -251,6 +186,4 @@ class Job(Generic[R]):
 
     def details(self) -> dict[str, Any]:
         """Every column of the job as JSON-ready values (errors with tracebacks)."""
-        from ._admin import job_details
-
         return job_details(self.app, self.id)

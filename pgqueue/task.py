@@ -14,120 +14,36 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import fields, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypedDict, TypeVar, Unpack, overload
+from typing import Any, Generic, ParamSpec, TypeVar, Unpack, overload
 
-if TYPE_CHECKING:
-    from ._validate import ArgsCheck
-    from .app import App
-    from .job import Job
-    from .workflow import Signature, group
+from . import _enqueue, _enqueue_many
+from ._options import (
+    BackoffFn,
+    EnqueueOptions,
+    EnqueueOptionsDict,
+    Item,
+    NativeOptionsDict,
+    TaskOptions,
+    UniqueKeyFn,
+    checked_options,
+    refuse_call_options,
+)
+from ._types import AppLike
+from ._validate import ArgsCheck, resolve
+from .errors import InvalidOption
+from .job import Job
+from .workflow import Signature, _one_or_many, chunks, enqueue_with_dependencies, group, xmap
+
+__all__ = [  # the options live in pgqueue._options; their old home keeps the names
+    "BackoffFn", "Configured", "EnqueueOptions", "EnqueueOptionsDict", "Item", "NativeOptionsDict",
+    "Task", "TaskOptions", "UniqueKeyFn", "checked_options", "make_options",
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
-
-BackoffFn = Callable[[int], float]
-"""``backoff(attempt) -> seconds`` before the next attempt (attempt counts from 1)."""
-
-UniqueKeyFn = Callable[..., "str | None"]
-"""Called with the job's arguments; returns its unique key (None: not unique)."""
-
-Item = Sequence[Any] | dict[str, Any]
-"""One job of ``enqueue_many``: a tuple of positional args or a dict of keyword args."""
-
-
-@dataclass(frozen=True, slots=True)
-class TaskOptions:
-    """Per-task defaults; every enqueue may override the enqueue-time ones."""
-
-    name: str
-    queue: str
-    priority: int = 0
-    """Higher runs first (``pgqueue.HIGH=10``, ``NORMAL=0``, ``LOW=-10``); a smallint."""
-    max_attempts: int = 5
-    timeout: float | None = None
-    """Seconds one attempt may run before it is failed (None: no limit). In the process
-    pool a hard limit (the child is killed); on threads ``ctx.cancelled`` turns true and
-    the attempt fails once the function returns."""
-    soft_timeout: float | None = None
-    """Process pool: seconds after which TimeoutError is raised inside the task (SIGALRM),
-    so it can clean up before the hard ``timeout`` (None: none)."""
-    pool: Literal["thread", "process"] | None = None
-    """Pins the task's sync attempts to the thread or the process pool (None: the
-    worker's ``--pool``). Async tasks always run on the worker's event loop."""
-    bind: bool = False
-    """Pass a :class:`~pgqueue.Context` as the first argument."""
-    transactional: bool = False
-    """Run each attempt in a transaction (``ctx.conn``, ``ctx.session``) that commits the
-    task's writes together with the job's success, or rolls them back (needs ``bind``)."""
-    store_result: bool = True
-    retry_on: tuple[type[BaseException], ...] = ()
-    """When non-empty, only these exceptions retry; others go dead at once."""
-    discard_on: tuple[type[BaseException], ...] = ()
-    """These exceptions send the job dead at once (checked before ``retry_on``)."""
-    backoff_base: float = 1.0
-    """Seconds before the 2nd attempt; doubles each attempt, with jitter."""
-    backoff_max: float = 3600.0
-    backoff_jitter: float = 0.25
-    """Fraction of the delay randomised (+/-)."""
-    backoff: BackoffFn | None = None
-    """A custom back-off function replacing the exponential one."""
-    unique_key: str | UniqueKeyFn | None = None
-    """A fixed key (one live job of this task at a time) or a function of the task's
-    arguments returning the key. While a job holding a key is waiting, queued or
-    running, enqueueing the same key returns that job instead of a new one."""
-    tags: tuple[str, ...] = field(default_factory=tuple)
-
-
-@dataclass(frozen=True, slots=True)
-class EnqueueOptions:
-    """What one enqueue may set beyond the task's defaults (see :meth:`Task.configure`)."""
-
-    conn: Any = None
-    queue: str | None = None
-    priority: int | None = None
-    delay: float | timedelta | None = None
-    run_at: datetime | None = None
-    unique_key: str | None = None
-    max_attempts: int | None = None
-    tags: Sequence[str] | None = None
-    depends_on: Sequence[Any] | None = None
-    """Jobs (or ids) that must finish first; see :mod:`pgqueue.workflow`."""
-    on_dependency_failure: str | None = None
-    serial_key: str | None = None
-    """Jobs sharing this key run one at a time, in enqueue (id) order, across all
-    workers; the claim enforces it (see docs/operations.md)."""
-    expires: float | timedelta | datetime | None = None
-    """Seconds (or a timedelta) from the enqueue, or an aware datetime: a job no worker
-    has started by then is ended ``cancelled`` without running (pgqueue.JobExpired)."""
-
-
-class NativeOptionsDict(TypedDict, total=False):
-    """The enqueue options that :meth:`Task.apply_async` takes by their native names."""
-
-    delay: float | timedelta | None
-    run_at: datetime | None
-    unique_key: str | None
-    max_attempts: int | None
-    tags: Sequence[str] | None
-    depends_on: Sequence[Job[Any] | int] | None
-    on_dependency_failure: Literal["cancel", "run"] | None
-    serial_key: str | None
-
-
-class EnqueueOptionsDict(NativeOptionsDict, total=False):
-    """The keyword arguments of :meth:`Task.configure` and ``App.enqueue``, for type checkers.
-
-    Mirrors :class:`EnqueueOptions` (a test keeps the two in step); None means "not set".
-    """
-
-    conn: Any
-    queue: str | None
-    priority: int | None
-    expires: float | timedelta | datetime | None
-
 
 _NO_OPTIONS = EnqueueOptions()
 
@@ -135,7 +51,7 @@ _NO_OPTIONS = EnqueueOptions()
 class Task(Generic[P, R]):
     """A registered task. Calling it runs the function in-process; ``enqueue`` makes a job."""
 
-    def __init__(self, app: App, fn: Callable[P, R], options: TaskOptions) -> None:
+    def __init__(self, app: AppLike, fn: Callable[P, R], options: TaskOptions) -> None:
         self.app = app
         self.fn = fn
         self.options = options
@@ -153,8 +69,6 @@ class Task(Generic[P, R]):
     def check(self) -> ArgsCheck:
         """Checks enqueue arguments against the function's signature (InvalidPayload)."""
         if self._check is None:
-            from ._validate import ArgsCheck
-
             self._check = ArgsCheck(self.fn, self.name, skip_first=self.options.bind)
         return self._check
 
@@ -184,8 +98,6 @@ class Task(Generic[P, R]):
         Arguments are checked against the function's signature and must be JSON
         (InvalidPayload), at most ``max_payload_bytes`` (PayloadTooLarge).
         """
-        from . import _enqueue
-
         return _enqueue.enqueue_one(self.app, self.options, _NO_OPTIONS, args, kwargs, self.check)
 
     @overload
@@ -197,8 +109,6 @@ class Task(Generic[P, R]):
 
     async def enqueue_async(self, *args: Any, **kwargs: Any) -> Job[Any]:
         """Like :meth:`enqueue`, on pgqueue's async pool (made on the running loop)."""
-        from . import _enqueue
-
         return await _enqueue.enqueue_one_async(
             self.app, self.options, _NO_OPTIONS, args, kwargs, self.check
         )
@@ -210,14 +120,10 @@ class Task(Generic[P, R]):
         Written with COPY in batches (one round trip each), waking each queue once.
         All items are checked; on any error nothing is written.
         """
-        from . import _enqueue_many
-
         return _enqueue_many.enqueue_many(self.app, self.options, _NO_OPTIONS, items, self.check)
 
     async def enqueue_many_async(self, items: Iterable[Item]) -> list[int]:
         """The async twin of :meth:`enqueue_many`."""
-        from . import _enqueue_many
-
         return await _enqueue_many.enqueue_many_async(
             self.app, self.options, _NO_OPTIONS, items, self.check
         )
@@ -260,30 +166,22 @@ class Task(Generic[P, R]):
         :meth:`enqueue` raise; Celery options pgqueue has no equivalent for are refused
         with InvalidOption naming what to use instead.
         """
-        from ._compat import apply_async
-
-        return apply_async(self, _NO_OPTIONS, args, kwargs, countdown, eta, expires, queue,
+        return _apply_async(self, _NO_OPTIONS, args, kwargs, countdown, eta, expires, queue,
                             priority, conn, link, link_error, dict(options))
 
     # --- workflows (pgqueue.workflow) -------------------------------------------------------
     def map(self, items: Iterable[Any]) -> Signature:
         """One job that calls this task once per item, in order, in one worker (Celery's
         ``map``); its result is the list of results. See :func:`pgqueue.workflow.xmap`."""
-        from .workflow import xmap
-
         return xmap(self, [(item,) for item in items])
 
     def starmap(self, items: Iterable[Sequence[Any]]) -> Signature:
         """Like :meth:`map`, each item being a tuple of positional arguments."""
-        from .workflow import xmap
-
         return xmap(self, [tuple(item) for item in items])
 
     def chunks(self, items: Iterable[Sequence[Any]], n: int) -> group:
         """Split argument tuples into jobs of ``n`` calls each (Celery's ``chunks``): a
         group of :meth:`starmap` jobs; its result is the list of each chunk's results."""
-        from .workflow import chunks
-
         return chunks(self, items, n)
 
     def s(self, *args: Any, **kwargs: Any) -> Signature:
@@ -292,14 +190,10 @@ class Task(Generic[P, R]):
         Deliberately loosely typed: a step's leading arguments are supplied by the step
         before it (a chord callback gets the list of results), so the signature is partial.
         """
-        from .workflow import Signature
-
         return Signature(self, tuple(args), dict(kwargs))
 
     def si(self, *args: Any, **kwargs: Any) -> Signature:
         """An immutable signature: ignores the previous step's result."""
-        from .workflow import Signature
-
         return Signature(self, tuple(args), dict(kwargs), immutable=True)
 
 
@@ -326,8 +220,6 @@ class Configured(Generic[P, R]):
 
     def enqueue(self, *args: Any, **kwargs: Any) -> Job[Any]:
         """See :meth:`Task.enqueue`; with ``conn`` the job commits with the caller."""
-        from . import _enqueue
-
         if self.options.depends_on is not None:
             return self._enqueue_with_dependencies(args, kwargs)
         return _enqueue.enqueue_one(
@@ -343,9 +235,6 @@ class Configured(Generic[P, R]):
 
     async def enqueue_async(self, *args: Any, **kwargs: Any) -> Job[Any]:
         """See :meth:`Task.enqueue_async`; ``conn`` must then be an async connection."""
-        from . import _enqueue
-        from .errors import InvalidOption
-
         if self.options.depends_on is not None:
             raise InvalidOption("depends_on is supported by enqueue(), not enqueue_async()")
         return await _enqueue.enqueue_one_async(
@@ -354,8 +243,6 @@ class Configured(Generic[P, R]):
 
     def enqueue_many(self, items: Iterable[Item]) -> list[int]:
         """See :meth:`Task.enqueue_many`."""
-        from . import _enqueue_many
-
         self._no_dependencies("enqueue_many")
         return _enqueue_many.enqueue_many(
             self.task.app, self.task.options, self.options, items, self.task.check
@@ -363,8 +250,6 @@ class Configured(Generic[P, R]):
 
     async def enqueue_many_async(self, items: Iterable[Item]) -> list[int]:
         """See :meth:`Task.enqueue_many_async`."""
-        from . import _enqueue_many
-
         self._no_dependencies("enqueue_many_async")
         return await _enqueue_many.enqueue_many_async(
             self.task.app, self.task.options, self.options, items, self.task.check
@@ -390,20 +275,14 @@ class Configured(Generic[P, R]):
         **options: Unpack[NativeOptionsDict],
     ) -> Job[Any]:
         """See :meth:`Task.apply_async`; its options win over these."""
-        from ._compat import apply_async
-
-        return apply_async(self.task, self.options, args, kwargs, countdown, eta, expires,
+        return _apply_async(self.task, self.options, args, kwargs, countdown, eta, expires,
                             queue, priority, conn, link, link_error, dict(options))
 
     def _no_dependencies(self, method: str) -> None:
-        from .errors import InvalidOption
-
         if self.options.depends_on is not None:
             raise InvalidOption(f"depends_on is supported by enqueue(), not {method}()")
 
     def _enqueue_with_dependencies(self, args: Sequence[Any], kwargs: dict[str, Any]) -> Job[Any]:
-        from .workflow import enqueue_with_dependencies
-
         self.task.check(args, kwargs)
         opts = {
             f.name: getattr(self.options, f.name)
@@ -418,24 +297,55 @@ class Configured(Generic[P, R]):
 
 def make_options(task: TaskOptions, base: EnqueueOptions, options: dict[str, Any]) -> EnqueueOptions:
     """``base`` updated with ``options``, checked now so mistakes surface at configure()."""
-    from ._validate import resolve
-
     merged = replace(base, **checked_options(options))
     resolve(task, merged)
     return merged
 
 
-def checked_options(options: dict[str, Any]) -> dict[str, Any]:
-    """``options`` if every name is an enqueue option; raises InvalidOption otherwise."""
-    from .errors import InvalidOption
-
-    unknown = sorted(set(options) - _OPTION_NAMES)
-    if unknown:
-        from ._compat import unknown_names
-
-        raise InvalidOption(unknown_names("enqueue option", unknown, _OPTION_NAMES))
-    return options
-
-
 _checked_options = checked_options  # the foundation's name, kept for callers
-_OPTION_NAMES = frozenset(f.name for f in fields(EnqueueOptions))
+
+
+def _apply_async(
+    task: Task[Any, Any],
+    base: EnqueueOptions,
+    args: Sequence[Any] | None,
+    kwargs: dict[str, Any] | None,
+    countdown: float | timedelta | None,
+    eta: datetime | None,
+    expires: float | timedelta | datetime | None,
+    queue: str | None,
+    priority: int | None,
+    conn: Any,
+    link: Any,
+    link_error: Any,
+    options: dict[str, Any],
+) -> Job[Any]:
+    """Celery's ``apply_async`` (see :meth:`pgqueue.Task.apply_async`) on top of ``base``."""
+    refuse_call_options(options)
+    if countdown is not None and options.get("delay") is not None:
+        raise InvalidOption("give either countdown or delay, not both (they are the same)")
+    if eta is not None and options.get("run_at") is not None:
+        raise InvalidOption("give either eta or run_at, not both (they are the same)")
+    given = {
+        "delay": countdown, "run_at": eta, "expires": expires, "queue": queue,
+        "priority": priority, "conn": conn,
+    }
+    options.update({k: v for k, v in given.items() if v is not None})
+    merged = make_options(task.options, base, options)
+    call_args, call_kwargs = tuple(args or ()), dict(kwargs or {})
+    if link is None and link_error is None:
+        return Configured(task, merged).enqueue(*call_args, **call_kwargs)
+    if merged.depends_on is not None:
+        raise InvalidOption("link/link_error cannot be combined with depends_on")
+    sig_options = {
+        f.name: getattr(merged, f.name)
+        for f in fields(merged)
+        if f.name != "conn" and getattr(merged, f.name) is not None
+    }
+    sig = Signature(task, call_args, call_kwargs, options=sig_options)
+    for callback in _one_or_many(link):
+        sig.link(callback)
+    for errback in _one_or_many(link_error):
+        sig.link_error(errback)
+    task.check(call_args, call_kwargs)
+    return sig.enqueue(merged.conn).jobs[0]

@@ -68,7 +68,10 @@ def run_job(job: Job) -> Job:
         if before is JobState.QUEUED and job.refresh().state is JobState.CANCELLED:
             return job  # expired at this claim
         raise AssertionError(f"job {job.id} is not queued (state {job.refresh().state.value})")
-    _run_and_write(job.app, row, worker_id)
+    app = job.app
+    if not isinstance(app, App):
+        raise TypeError(f"run_job needs a job of a pgqueue.App, got one of {type(app).__name__}")
+    _run_and_write(app, row, worker_id)
     return job.refresh()
 
 

@@ -32,14 +32,17 @@ from dataclasses import dataclass, field, replace
 from itertools import islice
 from typing import TYPE_CHECKING, Any, Self
 
+from . import _flow
+from ._compat import unknown_names
 from .errors import InvalidOption
 
 if TYPE_CHECKING:
-    from .app import App
+    from ._options import JobRef
+    from ._types import AppLike, TaskLike
     from .job import Job
-    from .task import Task
 
-DEPENDENCY_FAILURE = ("cancel", "run")
+MAP_TASK = "pgqueue.map"
+"""The built-in task behind ``task.map`` / ``starmap`` / ``chunks`` (registered on every App)."""
 
 _SIGNATURE_OPTIONS = frozenset(
     {"queue", "priority", "delay", "run_at", "expires", "max_attempts", "tags", "serial_key",
@@ -107,7 +110,7 @@ class _Composable:
 class Signature(_Composable):
     """A task with its arguments, not yet enqueued (``task.s(...)`` / ``task.si(...)``)."""
 
-    task: Task[Any, Any]
+    task: TaskLike
     args: tuple[Any, ...] = ()
     kwargs: dict[str, Any] = field(default_factory=dict)
     immutable: bool = False
@@ -252,8 +255,6 @@ def _one_or_many(value: Any) -> list[Any]:
 
 
 def _check_signature_options(options: dict[str, Any]) -> dict[str, Any]:
-    from ._compat import unknown_names
-
     for celery, native in _CELERY_ALIASES.items():
         if celery in options:
             options[native] = options.pop(celery)
@@ -263,12 +264,10 @@ def _check_signature_options(options: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def xmap(task: Task[Any, Any], calls: Sequence[Sequence[Any]]) -> Signature:
+def xmap(task: TaskLike, calls: Sequence[Sequence[Any]]) -> Signature:
     """One job (the built-in task ``pgqueue.map``, in ``task``'s queue) that calls ``task``
     once per argument tuple, in order; its result is the list of results. Immutable: in a
     chain it ignores the previous step's result."""
-    from .app import MAP_TASK
-
     for call in calls:
         task.check(call, {})
     runner = task.app.get_task(MAP_TASK)
@@ -278,7 +277,7 @@ def xmap(task: Task[Any, Any], calls: Sequence[Sequence[Any]]) -> Signature:
     )
 
 
-def chunks(task: Task[Any, Any], items: Iterable[Sequence[Any]], n: int) -> group:
+def chunks(task: TaskLike, items: Iterable[Sequence[Any]], n: int) -> group:
     """A group of :func:`xmap` jobs of ``n`` argument tuples each (the last may be shorter)."""
     if type(n) is not int or n < 1:
         raise InvalidOption(f"chunks needs a chunk size n >= 1, got {n!r}")
@@ -297,7 +296,7 @@ Flow = Signature | group | chain | chord
 class WorkflowHandle:
     """The jobs of an enqueued workflow; ``result()`` waits for its final step(s)."""
 
-    def __init__(self, app: App, jobs: list[Job], final: list[Job], many: bool) -> None:
+    def __init__(self, app: AppLike, jobs: list[Job], final: list[Job], many: bool) -> None:
         self.app = app
         self.jobs = jobs
         self.final = final
@@ -320,16 +319,67 @@ class WorkflowHandle:
 
 
 def enqueue_with_dependencies(
-    app: App, task: Task[Any, Any], options: dict[str, Any], args: Sequence[Any],
-    kwargs: dict[str, Any], depends_on: Sequence[Job | int], conn: Any,
+    app: AppLike, task: TaskLike, options: dict[str, Any], args: Sequence[Any],
+    kwargs: dict[str, Any], depends_on: Sequence[JobRef | int], conn: Any,
 ) -> Job:
     """``task.configure(depends_on=[...]).enqueue(...)``; see :mod:`pgqueue._flow`."""
-    from . import _flow
-
     return _flow.enqueue_with_dependencies(app, task, options, args, kwargs, depends_on, conn)
 
 
 def _enqueue(flow: Flow, conn: Any) -> WorkflowHandle:
-    from . import _flow
+    nodes: list[_flow.Node] = []
+    tails = _compile(flow, [], nodes)
+    app, jobs = _flow.write(nodes, conn)
+    many = isinstance(flow, group) or len(tails) > 1
+    return WorkflowHandle(app, jobs, [jobs[t] for t in tails], many)
 
-    return _flow.enqueue(flow, conn)
+
+# --- compiling a flow into nodes, parents first (pgqueue._flow writes them) ------------------
+def _compile(flow: Flow, parents: list[int], nodes: list[_flow.Node]) -> list[int]:
+    """Append the flow's nodes (depending on ``parents``), then its callbacks: link ones
+    depend on its tails, error ones on every job of it (except nested error callbacks,
+    whose "not needed" cancellation is no failure). Return its tail node indexes."""
+    start = len(nodes)
+    tails = _compile_body(flow, parents, nodes)
+    own = [i for i in range(start, len(nodes)) if nodes[i].mode != "error"]
+    for callback in flow._links:
+        _compile(callback, tails, nodes)
+    for errback in flow._errbacks:
+        nodes.append(_flow.Node(errback, own, "error"))
+        _no_callbacks_on_errback(errback)
+    return tails
+
+
+def _no_callbacks_on_errback(errback: Signature) -> None:
+    if errback._has_callbacks():
+        raise InvalidOption("an error callback cannot have callbacks of its own")
+
+
+def _compile_body(flow: Flow, parents: list[int], nodes: list[_flow.Node]) -> list[int]:
+    if isinstance(flow, Signature):
+        mode = None
+        if parents and not flow.immutable:
+            mode = "first" if len(parents) == 1 else "list"
+        nodes.append(_flow.Node(flow, list(parents), mode))
+        return [len(nodes) - 1]
+    if isinstance(flow, group):
+        tails: list[int] = []
+        for member in flow.members:
+            tails.extend(_compile(member, parents, nodes))
+        return tails
+    if isinstance(flow, chain):
+        tails = list(parents)
+        for step in flow.steps:
+            tails = _compile(step, tails, nodes)
+        return tails
+    if isinstance(flow, chord):
+        if flow.callback is None:
+            raise InvalidOption("this chord has no body: chord(header, body) or chord(header)(body)")
+        tails = _compile(flow.header, parents, nodes)
+        body = len(nodes)
+        out = _compile(flow.callback, tails, nodes)
+        if nodes[body].mode is not None:  # the list of results, even from one member
+            nodes[body].mode = "list"
+        return out
+    raise InvalidOption(f"not a workflow element: {flow!r} (use task.s(...), group, chain, chord)")
+

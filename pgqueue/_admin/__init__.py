@@ -7,6 +7,7 @@ methods and ``App.queues`` all delegate here. Every function takes the
 
 from __future__ import annotations
 
+from .._settings import Retention
 from .bulk import BulkResult, run_bulk
 from .control import CONTROL_CHANNEL
 from .durations import parse_duration, parse_rate
@@ -20,7 +21,7 @@ from .jobs import (
     list_jobs,
     retry_jobs,
 )
-from .prune import PruneResult, Retention, prune, run_retention
+from .prune import PruneResult, prune, run_retention
 from .queues import Queues
 from .stats import stats
 from .workers import list_tasks, list_workers

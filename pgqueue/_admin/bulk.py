@@ -14,15 +14,15 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 from .._sql import query
+from .._state import JobState
 from ..errors import InvalidOption
-from ..job import JobState
 from . import control
 from .jobs import SCHEDULED, JobFilter, cancel_jobs, retry_jobs
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
-    from ..app import App
+    from .._types import AppLike
 
 BULK_BATCH: Final = 1000
 
@@ -73,7 +73,7 @@ def _past(action: str) -> str:
 
 
 def run_bulk(
-    app: App,
+    app: AppLike,
     action: str,
     where: JobFilter,
     *,

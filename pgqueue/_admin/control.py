@@ -17,14 +17,14 @@ heartbeat.
 from __future__ import annotations
 
 import json
-from typing import Any, Final
+from typing import Any
 
 from psycopg import Connection
 
-from .._settings import NOTIFY_CHANNEL
+from .._settings import CONTROL_CHANNEL, NOTIFY_CHANNEL
 from .._sql import query
 
-CONTROL_CHANNEL: Final = "pgqueue_control"
+__all__ = ["CONTROL_CHANNEL", "send", "wake"]
 
 
 def send(conn: Connection[Any], **message: Any) -> None:

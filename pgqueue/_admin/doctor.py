@@ -17,7 +17,7 @@ from .._sql import query
 from ..errors import DatabaseUnavailable
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .._types import AppLike
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 
@@ -61,7 +61,7 @@ class Check:
         return asdict(self)
 
 
-def run_doctor(app: App, limits: Limits | None = None) -> list[Check]:
+def run_doctor(app: AppLike, limits: Limits | None = None) -> list[Check]:
     """Run every check against ``app``'s database; the first check is the schema."""
     limits = limits or Limits()
     try:
@@ -234,7 +234,7 @@ plus its interval (a duty that merely ran late is not a finding)."""
 def _bounds(conn: Connection[Any]) -> Check:
     from .._maintenance.config import RETENTION_INTERVAL_S, TICK_PRUNE_INTERVAL_S, TICK_RETENTION_S
     from .._maintenance.rescuer import FORGET_WORKER_S
-    from .prune import Retention
+    from .._settings import Retention
 
     ages = Retention()
     keep = {state: age.total_seconds() for state, age in ages.ages().items()}

@@ -12,12 +12,12 @@ from psycopg.rows import dict_row
 
 from .._settings import check_name
 from .._sql import query
+from .._state import JobState
 from ..errors import InvalidOption, JobNotFound
-from ..job import JobState
 from . import control
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .._types import AppLike
 
 log = logging.getLogger("pgqueue.admin")
 
@@ -85,7 +85,7 @@ COUNT_CAP = 100_000
 
 
 def list_jobs(
-    app: App,
+    app: AppLike,
     *,
     state: str | JobState | None = None,
     queue: str | None = None,
@@ -117,7 +117,7 @@ def list_jobs(
 
 
 def count_jobs(
-    app: App, where: JobFilter, *, states: Sequence[str] = ALL_STATES, cap: int = COUNT_CAP
+    app: AppLike, where: JobFilter, *, states: Sequence[str] = ALL_STATES, cap: int = COUNT_CAP
 ) -> int:
     """How many jobs match ``where`` and are in one of ``states``, counted up to ``cap``."""
     params = {**where.params(), "states": list(states), "cap": cap}
@@ -126,7 +126,7 @@ def count_jobs(
     return int(row[0]) if row else 0
 
 
-def job_details(app: App, job_id: int) -> dict[str, Any]:
+def job_details(app: AppLike, job_id: int) -> dict[str, Any]:
     """Every column of the job (args, result, ``errors`` with each traceback).
 
     Raises JobNotFound when no job has this id (never created, or pruned).
@@ -162,7 +162,7 @@ class CancelOutcome:
     missing: list[int] = field(default_factory=list)
 
 
-def cancel_jobs(app: App, ids: Sequence[int], *, running: bool = True) -> CancelOutcome:
+def cancel_jobs(app: AppLike, ids: Sequence[int], *, running: bool = True) -> CancelOutcome:
     """Cancel jobs: not yet running ones end ``cancelled`` now; running ones are asked to stop
     (unless ``running=False``: then they are left to finish).
 
@@ -191,7 +191,7 @@ def cancel_jobs(app: App, ids: Sequence[int], *, running: bool = True) -> Cancel
 
 
 def retry_jobs(
-    app: App,
+    app: AppLike,
     ids: Sequence[int] | None = None,
     *,
     states: Sequence[str | JobState] = RETRYABLE,

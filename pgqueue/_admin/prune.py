@@ -15,48 +15,17 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import Connection
 
-from .._settings import RETENTION_CANCELLED_S, RETENTION_DEAD_S, RETENTION_SUCCEEDED_S
+from .._settings import Retention
 from .._sql import query
+from .._state import TERMINAL, JobState
 from ..errors import InvalidOption
-from ..job import TERMINAL, JobState
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .._types import AppLike
 
 PRUNE_BATCH = 5000
 LOCK_TIMEOUT_S = 1.0
 RETENTION_MAX_BATCHES = 20
-
-
-@dataclass(frozen=True, slots=True)
-class Retention:
-    """How long finished jobs are kept, per state; ``None`` keeps them forever.
-
-    Defaults: succeeded 7 days, cancelled 7 days, dead 30 days (the dead letter is
-    kept longer so someone can look at it); an App's are ``app.retention``, from its
-    ``retention_*_s`` settings.
-    """
-
-    succeeded: timedelta | None = timedelta(seconds=RETENTION_SUCCEEDED_S)
-    cancelled: timedelta | None = timedelta(seconds=RETENTION_CANCELLED_S)
-    dead: timedelta | None = timedelta(seconds=RETENTION_DEAD_S)
-
-    def __post_init__(self) -> None:
-        for state in ("succeeded", "cancelled", "dead"):
-            value = getattr(self, state)
-            if value is not None and value < timedelta(0):
-                raise InvalidOption(f"retention for {state} must be >= 0 or None, got {value}")
-
-    def ages(self) -> dict[str, timedelta]:
-        return {
-            state: age
-            for state, age in (
-                ("succeeded", self.succeeded),
-                ("cancelled", self.cancelled),
-                ("dead", self.dead),
-            )
-            if age is not None
-        }
 
 
 @dataclass(slots=True)
@@ -88,7 +57,7 @@ def _states(states: Iterable[str | JobState]) -> list[str]:
 
 
 def prune(
-    app: App,
+    app: AppLike,
     *,
     older_than: timedelta | None = None,
     states: Iterable[str | JobState] = ("succeeded", "cancelled", "dead"),
@@ -165,7 +134,7 @@ def prune_on(
 
 
 def run_retention(
-    target: App | Connection[Any],
+    target: AppLike | Connection[Any],
     retention: Retention | None = None,
     *,
     batch_size: int = PRUNE_BATCH,

@@ -14,7 +14,7 @@ from . import control
 from .durations import parse_rate
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .._types import AppLike
 
 
 class _Keep(enum.Enum):
@@ -34,7 +34,7 @@ class Queues:
     the same row, so they hold even for a worker that missed the message.
     """
 
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: AppLike) -> None:
         self._app = app
 
     def list(self) -> list[dict[str, Any]]:

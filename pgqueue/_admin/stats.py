@@ -8,12 +8,12 @@ from .._sql import query
 from ..errors import InvalidOption
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .._types import AppLike
 
 STATS_WINDOW_MIN = 5
 
 
-def stats(app: App, minutes: int = STATS_WINDOW_MIN) -> dict[str, Any]:
+def stats(app: AppLike, minutes: int = STATS_WINDOW_MIN) -> dict[str, Any]:
     """Activity over the last ``minutes`` (default 5) and the depth of every queue.
 
     Returns ``{"window_minutes", "succeeded_window", "dead_window", "cancelled_window",

@@ -9,10 +9,10 @@ from psycopg.rows import dict_row
 from .._sql import query
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .._types import AppLike
 
 
-def list_workers(app: App) -> list[dict[str, Any]]:
+def list_workers(app: AppLike) -> list[dict[str, Any]]:
     """Rows of ``pgqueue.workers_status``: alive first; status is alive, stopping or stale.
 
     A stale worker's registration expired without a heartbeat (killed, frozen or cut
@@ -25,7 +25,7 @@ def list_workers(app: App) -> list[dict[str, Any]]:
         return rows
 
 
-def list_tasks(app: App) -> list[dict[str, Any]]:
+def list_tasks(app: AppLike) -> list[dict[str, Any]]:
     """Each task registered by a live worker: ``task``, ``workers`` (how many live
     workers have it), ``hosts`` (their host:pid), ``queues`` (the queues they serve)."""
     with app.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:

@@ -12,7 +12,7 @@ import psycopg
 from psycopg import sql
 
 from .. import _db, _migrate
-from .._sql import query
+from .sql import query
 
 BACKENDS_GONE_S = 10.0
 """How long to wait for a scenario's connections to end before reading its counters."""

@@ -13,9 +13,9 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from .._sql import query
 from .db import Probe
 from .report import Result, median
+from .sql import query
 from .tasks import QUEUE
 from .workers import Workers
 

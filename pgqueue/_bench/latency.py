@@ -14,9 +14,9 @@ import psycopg
 import pgqueue
 
 from .. import _db
-from .._sql import query
 from .db import Probe, database_dsn
 from .report import Result, percentiles
+from .sql import query
 from .tasks import register
 from .workers import Workers
 

@@ -17,9 +17,9 @@ from typing import Any
 import psycopg
 
 from .. import _db
-from .._sql import query
 from .db import Probe
 from .report import Result
+from .sql import query
 from .tasks import QUEUE
 from .workers import Workers
 

@@ -65,7 +65,7 @@ def register(app: typer.Typer) -> None:
 
 def _check_empty(dsn: str) -> None:
     from .. import _db
-    from .._sql import query
+    from .._bench.sql import query
 
     with _db.connect(dsn) as conn:
         row = conn.execute(query("bench_any_job")).fetchone()

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final
 from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from .._admin.prune import Retention
+    from .._settings import Retention
 
 RESCUE_INTERVAL_S: Final = 5.0
 """How often the elected rescuer looks for expired leases. With the defaults a SIGKILLed
@@ -46,7 +46,7 @@ class MaintenanceConfig:
     history_interval: float = HISTORY_INTERVAL_S
     retention_policy: Retention | None = None
     """How long finished jobs are kept (None: the App's ``app.retention``, from its
-    ``retention_*_s`` settings, whose defaults are :class:`~pgqueue._admin.prune.Retention`'s)."""
+    ``retention_*_s`` settings, whose defaults are :class:`~pgqueue._settings.Retention`'s)."""
     tick_retention: float = TICK_RETENTION_S
     tick_prune_interval: float = TICK_PRUNE_INTERVAL_S
 

@@ -13,7 +13,7 @@ from .._sql import query
 from .election import lock_key
 
 if TYPE_CHECKING:
-    from ..job import JobRow
+    from .._state import JobRow
 
 log = logging.getLogger("pgqueue.worker")
 
@@ -70,7 +70,7 @@ class Rescuer:
         are rare), for the ``job_rescued`` hook. A job deleted meanwhile keeps None."""
         from dataclasses import replace
 
-        from ..job import JobRow, JobState
+        from .._state import JobRow, JobState
 
         out = []
         for job in rescued:

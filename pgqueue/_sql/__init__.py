@@ -2,7 +2,8 @@
 
 ``query("claim")`` returns the text of ``claim.sql``. Files are read once and
 cached. Library code never formats SQL; values travel as parameters and the few
-identifiers that vary go through :mod:`psycopg.sql`.
+identifiers that vary go through :mod:`psycopg.sql`. The bench's own statements
+live with the bench, in ``pgqueue/_bench/sql/``.
 
 The probe shape. Autovacuum analyzes ``pgqueue.jobs`` whenever it likes, and the
 statistics it leaves are often wrong about the rows a hot statement touches (a batch
@@ -32,23 +33,34 @@ statistics (empty, backlog, all running, 1M finished, the batch itself).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from importlib import resources
 from typing import LiteralString, cast
 
 
-@cache
-def query(name: str) -> LiteralString:
-    """The SQL text of ``<name>.sql``; raises FileNotFoundError for an unknown name."""
-    text = resources.files(__package__).joinpath(f"{name}.sql").read_text(encoding="utf-8")
-    # Files shipped inside the package are trusted constants, never user input.
-    return cast(LiteralString, text)  # type: ignore[redundant-cast]
+def loader(package: str) -> Callable[[str], LiteralString]:
+    """A cached ``query(name)`` over the ``.sql`` files of ``package`` (a layer's own folder).
+
+    The library's statements live here; a layer with SQL of its own (the bench, in
+    ``pgqueue/_bench/sql/``) makes its loader with this function.
+    """
+
+    @cache
+    def load(name: str) -> LiteralString:
+        text = resources.files(package).joinpath(f"{name}.sql").read_text(encoding="utf-8")
+        # Files shipped inside the package are trusted constants, never user input.
+        return cast(LiteralString, text)  # type: ignore[redundant-cast]
+
+    load.__doc__ = f"The SQL text of ``<name>.sql`` in {package}; FileNotFoundError for an unknown name."
+    return load
 
 
-def names() -> list[str]:
-    """All query names shipped in this folder."""
+query = loader(__name__)
+
+
+def names(package: str = __name__) -> list[str]:
+    """All query names shipped in ``package`` (this folder by default)."""
     return sorted(
-        p.name[: -len(".sql")]
-        for p in resources.files(__package__).iterdir()
-        if p.name.endswith(".sql")
+        p.name[: -len(".sql")] for p in resources.files(package).iterdir() if p.name.endswith(".sql")
     )

@@ -77,7 +77,7 @@ class Heartbeat:
         lease_s: float,
         meta: dict[str, Any] | None = None,
     ) -> None:
-        from .. import __version__
+        from .._version import __version__
 
         self.worker_id = worker_id
         self.lease_s = lease_s

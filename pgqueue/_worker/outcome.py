@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 from types import MappingProxyType, TracebackType
 from typing import Final
 
+from .._options import TaskOptions
 from ..errors import Discard, JobCancelled, Retry, Snooze
-from ..task import TaskOptions
 
 TRACEBACK_MAX_CHARS = 16_000
 """Longer tracebacks keep their tail (where the error is) to bound the row size."""

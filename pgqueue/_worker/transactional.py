@@ -27,8 +27,9 @@ is None there (SQLAlchemy's asyncio layer needs greenlet): use ``ctx.conn``.
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .._sql import query
 from . import outcome as oc
@@ -38,10 +39,21 @@ if TYPE_CHECKING:
 
     from ..app import App
     from ..context import Context
-    from .execution import Execution
 
 _ENGINES: dict[int, tuple[App, sqlalchemy.Engine]] = {}
 _ENGINES_LOCK = threading.Lock()
+
+
+class Execution(Protocol):
+    """The attempt being run (:class:`pgqueue._worker.execution.Execution`, which calls here)."""
+
+    committed: bool
+
+    @property
+    def app(self) -> App: ...
+    @property
+    def worker_id(self) -> uuid.UUID: ...
+    def success(self, value: Any) -> oc.Outcome: ...
 
 
 class _Abandon(Exception):

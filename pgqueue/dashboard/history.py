@@ -30,7 +30,7 @@ from .._maintenance.election import leader
 from .._sql import query
 
 if TYPE_CHECKING:
-    from ..app import App
+    from .._types import AppLike as App  # what history reads of an App (its pool)
 
 log = logging.getLogger("pgqueue.dashboard")
 

@@ -10,8 +10,8 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from .. import __version__
 from .._admin.durations import format_rate
+from .._version import __version__
 
 
 def as_datetime(value: object) -> datetime | None:

@@ -27,9 +27,9 @@ import pytest
 from psycopg import sql
 
 import pgqueue
-from pgqueue._admin.prune import Retention
 from pgqueue._maintenance.config import MaintenanceConfig
 from pgqueue._maintenance.service import Maintenance
+from pgqueue._settings import Retention
 from pgqueue.schema import metadata
 from pgqueue.workflow import chain
 from tests.helpers import wait_for
