@@ -191,7 +191,7 @@ def _rescue_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
         "UPDATE pgqueue.jobs SET lease_expires_at = now() - interval '1 minute' WHERE id = ANY(%s)",
         (s.ids,),
     )
-    return {"lock_key": 42, "limit": BATCH, "forget_s": 3600.0}
+    return {"lock_key": 42, "limit": BATCH}
 
 
 def _unique_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
