@@ -25,9 +25,9 @@ drain, and the run logs of every attempt are checked.
 
 Pass (exit 0): sizes and the long-lived worker's RSS plateau over the last 20 minutes (the
 fitted change over that window is within twice the residual noise, or 5 % of its mean),
-latency p99 of the last 5 minutes within 1.5x of the first 5 (after a minute of warm-up), nothing lost (every job
-enqueued ran, or was cancelled), nothing run twice (no job id and attempt twice in the run
-logs). ``summary.json`` and ``soak.svg`` (tests/soak/plot.py) go to ``--out``.
+latency p99 of the last 5 minutes within 1.5x of the first 5 (after a minute of warm-up),
+nothing lost (every job enqueued ran, or was cancelled), nothing run twice (no job id and
+attempt twice in the run logs). ``summary.json`` and ``soak.svg`` (tests/soak/plot.py) go to ``--out``.
 """
 
 from __future__ import annotations
