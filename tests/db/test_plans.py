@@ -177,6 +177,7 @@ def _heartbeat_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]
         "lease_s": 60.0,
         "stopping": False,
         "meta": Jsonb({}),
+        "counts": Jsonb({"handed_back": 0}),
         "ids": s.ids,
     }
 

@@ -232,3 +232,29 @@ def test_an_unknown_task_survives_ten_minutes_then_runs_at_once(
     new_worker = workers.start("-q", "rolling", app=NEW)
     assert waiting.result(timeout=60)["pid"] == new_worker.pid
     assert _job(conn, waiting.id)["attempt"] == 1
+
+
+def test_stats_count_handed_back_and_rescued_jobs(
+    dsn: str, conn: psycopg.Connection, workers: Workers, new_app: pgqueue.App
+) -> None:
+    """`pgqueue stats` reads what the jobs do not record from the workers' rows: jobs of
+    unknown tasks handed back, jobs rescued from dead workers (expired leases), and the
+    running jobs whose lease has expired right now."""
+    workers.start("-q", "rolling", "--heartbeat-interval", "0.5", "--rescue-interval", "0.5", app=OLD)
+    rolling_app.added.enqueue(1)  # the old worker does not know it
+
+    def counts() -> dict[str, int]:
+        return dict(json.loads(_cli(dsn, "stats", "--json").stdout)["workers"])
+
+    wait_for(lambda: counts()["unknown_handed_back"] >= 1, timeout=60)
+    # A job of a worker that died a while ago: its lease expired, the rescue gives it back.
+    conn.execute(
+        "INSERT INTO pgqueue.jobs (task, queue, args, state, attempt, worker_id, lease_expires_at, "
+        "started_at) VALUES ('rolling.known', 'rolling', '[5]', 'running', 1, gen_random_uuid(), "
+        "now() - interval '1 second', now() - interval '1 minute')"
+    )
+    seen = wait_for(lambda: (c := counts())["rescued"] >= 1 and c, timeout=60)
+    assert seen["expired_leases"] == 0 and seen["live"] == 1 and seen["registered"] == 1
+    assert seen["handed_back"] == 0
+    text = _cli(dsn, "stats").stdout
+    assert "handed back (task not registered)" in text and "rescued (lease expired)" in text
