@@ -20,8 +20,8 @@ checkout taken at start (a worker restarted mid-run runs the same code). For the
 Every 10 s one CSV row (``samples.csv``): table and index sizes and dead tuples per table,
 claim and complete statement times (pg_stat_statements, mean over the 10 s), wake-up
 latency of the probes (commit to start, database clock), RSS and threads of the long-lived
-worker and the largest of all, connections, backlog. At the end the load stops, the queues
-drain, and the run logs of every attempt are checked.
+worker and the largest of all, connections, backlog, the box's 1-minute load average. At
+the end the load stops, the queues drain, and the run logs of every attempt are checked.
 
 Pass (exit 0): sizes and the long-lived worker's RSS plateau over the last 20 minutes (the
 fitted change over that window is within twice the residual noise, or 5 % of its mean),
@@ -431,7 +431,8 @@ def run(dsn: str, db: str, out: Path, code: Path, args: argparse.Namespace) -> d
                 row |= sampler.tables() | sampler.statements() | lat | sampler.database()
                 row |= {"stayer_rss_mb": round(status[0][0], 1), "stayer_threads": status[0][1],
                         "max_rss_mb": round(max(s[0] for s in status), 1),
-                        "max_threads": max(s[1] for s in status)}  # fmt: skip
+                        "max_threads": max(s[1] for s in status),
+                        "load1": float(Path("/proc/loadavg").read_text().split()[0])}  # fmt: skip
                 if writer is None:
                     writer = csv.DictWriter(csv_file, fieldnames=list(row))
                     writer.writeheader()
