@@ -34,7 +34,10 @@ def _num(value: str) -> float | None:
 
 def _panel(rows: list[dict[str, str]], title: str, names: tuple[str, ...], y0: int) -> list[str]:
     ts = [float(r["t_s"]) / 60.0 for r in rows]
-    values = [v for n in names for r in rows if (v := _num(r.get(n, ""))) is not None]
+    # The scale leaves out the first minute (workers starting: seconds of latency), which
+    # is drawn clipped at the top.
+    settled = [r for r in rows if float(r["t_s"]) > 60]
+    values = [v for n in names for r in settled if (v := _num(r.get(n, ""))) is not None]
     top = max(values, default=1.0) * 1.1 or 1.0
     tmax = max(ts, default=1.0) or 1.0
     pw, ph = W - LEFT - RIGHT, H - TOP - BOTTOM
@@ -43,7 +46,7 @@ def _panel(rows: list[dict[str, str]], title: str, names: tuple[str, ...], y0: i
         return LEFT + pw * t / tmax
 
     def y(v: float) -> float:
-        return y0 + TOP + ph * (1 - v / top)
+        return y0 + TOP + ph * (1 - min(v, top) / top)
 
     out = [
         f'<text x="{LEFT}" y="{y0 + 18}" font-size="13" font-weight="bold">{escape(title)}</text>',

@@ -46,7 +46,7 @@ import time
 import uuid
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import psycopg
 
@@ -283,9 +283,16 @@ def _pct(values: list[float], p: float) -> float | None:
 
 
 # --- verdicts ---------------------------------------------------------------------------------
-def plateau(ts: list[float], ys: list[float]) -> dict[str, Any]:
+PAGES_MB: Final = 8 * 8192 / 2**20
+"""Sizes change by whole 8 kB pages: a change of fewer than 8 pages (64 kB) is below what a
+size sample of a small table can resolve (added after the first 30-minute run, whose
+tick table went from 10 to 15 pages; docs/reliability.md)."""
+
+
+def plateau(ts: list[float], ys: list[float], floor: float = 0.0) -> dict[str, Any]:
     """Least-squares fit over the samples given: the fitted change across them, the
-    residual noise (stdev) and the verdict (change within 2x noise or 5 % of the mean)."""
+    residual noise (stdev) and the verdict (change within 2x noise, 5 % of the mean, or
+    ``floor``)."""
     n = len(ts)
     if n < 3:
         return {"ok": None, "reason": "too few samples"}
@@ -295,7 +302,7 @@ def plateau(ts: list[float], ys: list[float]) -> dict[str, Any]:
     resid = [y - (my + slope * (t - mt)) for t, y in zip(ts, ys, strict=True)]
     noise = statistics.pstdev(resid)
     change = slope * (ts[-1] - ts[0])
-    allowed = max(2 * noise, 0.05 * abs(my))
+    allowed = max(2 * noise, 0.05 * abs(my), floor)
     return {"mean": round(my, 3), "change": round(change, 3), "noise": round(noise, 3),
             "allowed": round(allowed, 3), "ok": abs(change) <= allowed}  # fmt: skip
 
@@ -480,7 +487,14 @@ def verdict(rows: list[dict[str, Any]], latencies: list[tuple[float, float]], ru
     ts = [float(r["t_s"]) for r in window]
     series = ["jobs_mb", "jobs_heap_mb", "jobs_index_mb", "job_dependencies_mb", "schedule_ticks_mb",
               "workers_mb", "queue_starts_mb", "stayer_rss_mb", "stayer_threads"]  # fmt: skip
-    plateaus = {name: plateau(ts, [float(r[name]) for r in window]) for name in series}
+    plateaus = {
+        name: plateau(
+            ts,
+            [float(r[name]) for r in window],
+            PAGES_MB if name.endswith("_mb") and name != "stayer_rss_mb" else 0.0,
+        )
+        for name in series
+    }
     start_ms = [m for t, m in latencies if WARMUP_S < t <= WARMUP_S + LATENCY_WINDOW_S]
     end_ms = [m for t, m in latencies if t > end - LATENCY_WINDOW_S]
     p99_start, p99_end = _pct(start_ms, 99), _pct(end_ms, 99)
