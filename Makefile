@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install demo test test-chaos lint bench example dist smoke-install clean
+.PHONY: install demo test test-chaos lint bench soak example dist smoke-install clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "pgqueue needs Python >= 3.11")'
@@ -37,6 +37,13 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/pgqueue bench
+
+# The long soak (tests/soak/run.py): a temporary cluster of its own, 30 minutes of steady
+# mixed load with worker restarts, a CSV row every 10 s, a verdict (exit 1 if it fails) and
+# an SVG plot in build/soak/<time>/. Shorter: make soak SOAK_ARGS="--minutes 5"
+SOAK_ARGS ?=
+soak: $(STAMP)
+	$(BIN)/python -m tests.soak.run $(SOAK_ARGS)
 
 # The example web app, a worker and the dashboard on the embedded database (unless
 # PGQUEUE_DSN or DATABASE_URL says otherwise); Ctrl-C stops all three.

@@ -199,6 +199,8 @@ class Sampler:
     """
 
     _TOTALS: Final = (("handed_back", "Running jobs handed back unfinished at shutdown"),
+                      ("unknown_handed_back",
+                       "Claimed jobs of tasks the worker's app does not register, handed back untouched"),
                       ("fenced_out", "Outcomes refused by the fence (the worker had lost the job)"),
                       ("rescued", "Jobs of dead workers put back by this process's rescuer"))
 

@@ -18,9 +18,10 @@ def stats(app: AppLike, minutes: int = STATS_WINDOW_MIN) -> dict[str, Any]:
 
     Returns ``{"window_minutes", "succeeded_window", "dead_window", "cancelled_window",
     "throughput_per_s",
-    "failure_rate", "queues": [...]}`` where ``failure_rate`` is dead / (succeeded +
-    dead) in the window (None when nothing finished) and each queue row adds the same
-    window figures to its ``pgqueue.queue_stats`` columns.
+    "failure_rate", "queues": [...], "workers": {...}}`` where ``failure_rate`` is dead /
+    (succeeded + dead) in the window (None when nothing finished), each queue row adds the
+    same window figures to its ``pgqueue.queue_stats`` columns, and ``workers`` sums what
+    the workers' rows record (see :func:`worker_counts`).
     Raises InvalidOption when ``minutes`` is below 1.
     """
     if minutes < 1:
@@ -30,6 +31,7 @@ def stats(app: AppLike, minutes: int = STATS_WINDOW_MIN) -> dict[str, Any]:
     depth = {row["queue"]: row for row in Queues(app).list()}
     with app.pool.connection() as conn:
         finished = conn.execute(query("admin_throughput"), {"minutes": minutes}).fetchall()
+        workers = worker_counts(conn)
     per_queue: dict[str, dict[str, int]] = {}
     for queue, state, n in finished:
         per_queue.setdefault(queue, {})[state] = int(n)
@@ -41,7 +43,19 @@ def stats(app: AppLike, minutes: int = STATS_WINDOW_MIN) -> dict[str, Any]:
     for counts in per_queue.values():
         for state, n in counts.items():
             totals[state] = totals.get(state, 0) + n
-    return {"window_minutes": minutes, **_window(totals, minutes), "queues": queues}
+    return {"window_minutes": minutes, **_window(totals, minutes), "queues": queues, "workers": workers}
+
+
+def worker_counts(conn: Any) -> dict[str, int]:
+    """Totals kept in the rows of the workers registered now (admin_worker_counts.sql):
+    ``live`` and ``registered`` workers; ``handed_back`` (running jobs handed back at
+    shutdown), ``unknown_handed_back`` (jobs of tasks a worker does not register, handed
+    back untouched) and ``rescued`` (jobs of dead workers given back: their lease had
+    expired), each summed over those workers' lifetimes; ``expired_leases``: running jobs
+    whose lease has expired now, which the next rescue gives back."""
+    row = conn.execute(query("admin_worker_counts")).fetchone()
+    keys = ("live", "registered", "handed_back", "unknown_handed_back", "rescued", "expired_leases")
+    return dict(zip(keys, (int(v) for v in row), strict=True))
 
 
 def _window(counts: dict[str, int], minutes: int) -> dict[str, Any]:

@@ -30,6 +30,13 @@ def register(app: typer.Typer) -> None:
             f"{data['succeeded_window']} succeeded, {data['dead_window']} dead, "
             f"failure rate {percent(data['failure_rate'])}"
         )
+        w = data["workers"]
+        output.line(
+            f"workers: {w['live']} live, {w['registered']} registered; their totals: "
+            f"{w['handed_back']} handed back at shutdown, {w['unknown_handed_back']} handed back "
+            f"(task not registered), {w['rescued']} rescued (lease expired); "
+            f"{w['expired_leases']} running with an expired lease now"
+        )
         rows = [{**q, "failure_rate": percent(q.get("failure_rate"))} for q in data["queues"]]
         table("per queue", rows, COLUMNS)
 

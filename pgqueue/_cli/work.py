@@ -10,6 +10,7 @@ import typer
 
 from .. import _logging
 from .._worker.config import default
+from .._worker.producer import UNKNOWN_TASKS
 from ..errors import ConfigurationError
 from . import common
 
@@ -90,6 +91,13 @@ def register(app: typer.Typer) -> None:
             envvar="PGQUEUE_LISTEN_DSN",
             help="Direct connection for LISTEN (behind a pooler).",
         ),
+        unknown_tasks: str = typer.Option(
+            UNKNOWN_TASKS,
+            "--unknown-tasks",
+            envvar="PGQUEUE_UNKNOWN_TASKS",
+            help="A job whose task the app does not register: wait (hand it back untouched "
+            "for a worker that knows it) or fail (an attempt that fails with UnknownTask).",
+        ),
         log_level: str = typer.Option("INFO", "--log-level", help="DEBUG shows every job state change."),
         log_format: str = typer.Option("text", "--log-format", help="text, or json (one object per line)."),
         metrics_port: int | None = typer.Option(
@@ -109,6 +117,10 @@ def register(app: typer.Typer) -> None:
         _logging.configure_logging(log_level, log_format)
         if processes < 1:
             common.fail("--processes must be >= 1", 2)
+        if unknown_tasks not in ("wait", "fail"):
+            common.fail(
+                f"--unknown-tasks (PGQUEUE_UNKNOWN_TASKS) must be wait or fail, got {unknown_tasks!r}", 2
+            )
         dsn = common.state(ctx).resolve()
         if processes > 1:
             from .._worker.supervisor import Supervisor
@@ -127,6 +139,7 @@ def register(app: typer.Typer) -> None:
                 ("--lease", lease),
                 ("--heartbeat-interval", heartbeat_interval),
                 ("--rescue-interval", rescue_interval),
+                ("--unknown-tasks", unknown_tasks),
                 ("--log-level", log_level),
                 ("--log-format", log_format),
             ):
@@ -160,6 +173,7 @@ def register(app: typer.Typer) -> None:
             rescue_interval=rescue_interval,
             listen=listen,
             listen_dsn=listen_dsn,
+            unknown_tasks=unknown_tasks,
             parent_pid=parent_pid_from_env(),
             worker_id=worker_id_from_env(),
             exit_after_run=True,  # the process exits next: sync threads past the timeout end with it

@@ -19,6 +19,9 @@ log = logging.getLogger("pgqueue.worker")
 
 RESCUE_BATCH = 1000
 FORGET_WORKER_S = 3600.0
+"""A worker row expired for this long is deleted (unless it still owns a running job)."""
+FORGET_BATCH = 100
+"""At most this many worker rows are deleted per rescue pass."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +40,8 @@ class RescuedJob:
 class Rescuer:
     """One pass = one statement (see rescue.sql): if this process wins the election,
     running jobs whose lease expired go back to ``queued`` (or ``dead`` when out of
-    attempts) with a "worker lost" error, and long-expired worker rows are deleted.
+    attempts) with a "worker lost" error; then (worker_forget.sql) the rows of workers
+    expired for ``forget_s`` seconds are deleted, never one that still owns a running job.
 
     Liveness decides, never a job's run time: a live worker's heartbeat keeps
     extending its leases.
@@ -49,9 +53,8 @@ class Rescuer:
         self.key = lock_key("rescuer")
 
     def run_once(self, conn: psycopg.Connection[Any]) -> list[RescuedJob]:
-        rows = conn.execute(
-            query("rescue"), {"lock_key": self.key, "limit": self.batch, "forget_s": self.forget_s}
-        ).fetchall()
+        rows = conn.execute(query("rescue"), {"lock_key": self.key, "limit": self.batch}).fetchall()
+        self.forget(conn)
         rescued = [RescuedJob(*r[:5]) for r in rows]
         for job in rescued:
             log.warning(
@@ -61,6 +64,15 @@ class Rescuer:
                 extra={"job_id": job.id, "task": job.task, "queue": job.queue, "attempt": job.attempt},
             )
         return rescued
+
+    def forget(self, conn: psycopg.Connection[Any]) -> list[uuid.UUID]:
+        """Delete long-expired worker rows that own no running job (if this process wins
+        the election); returns their ids. Run after the rescue has committed."""
+        params = {"lock_key": self.key, "forget_s": self.forget_s, "limit": FORGET_BATCH}
+        gone = [r[0] for r in conn.execute(query("worker_forget"), params).fetchall()]
+        if gone:
+            log.info("forgot %s worker(s) expired for over %.0fs", len(gone), self.forget_s)
+        return gone
 
     @staticmethod
     def with_rows(

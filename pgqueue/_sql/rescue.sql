@@ -16,7 +16,7 @@
 -- lease + rescue interval even on a busy queue.
 -- Plan (the probe shape, pgqueue/_sql/__init__.py): one primary-key probe per expired job,
 -- whatever the statistics say.
--- Worker rows expired for longer than %(forget_s)s are deleted in the same pass.
+-- Long-dead workers' rows are deleted right after, by worker_forget.sql.
 WITH leader AS (
     SELECT pg_try_advisory_xact_lock(%(lock_key)s) AS ok
 ), expired AS (
@@ -57,9 +57,5 @@ WITH leader AS (
 ), woken AS (
     SELECT pg_notify('pgqueue_jobs', q.queue)
     FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'queued') AS q
-), forgotten AS (
-    DELETE FROM pgqueue.workers
-    WHERE expires_at < now() - make_interval(secs => %(forget_s)s)
-      AND (SELECT ok FROM leader)
 )
 SELECT id, queue, task, state, attempt, (SELECT count(*) FROM woken) FROM rescued

@@ -344,7 +344,11 @@ def claim_job(
     return None if values is None else _row(values)
 
 
-def next_due(conn: psycopg.Connection[Any], queues: Sequence[str]) -> float | None:
-    """Seconds until the earliest scheduled job of ``queues`` is due (None: none is)."""
-    values = conn.execute(query("next_due"), {"queues": list(queues)}).fetchone()
+def next_due(
+    conn: psycopg.Connection[Any], queues: Sequence[str], tasks: Sequence[str] | None = None
+) -> float | None:
+    """Seconds until the earliest scheduled job of ``queues`` (and of ``tasks``, unless
+    None) is due (None: none is)."""
+    params = {"queues": list(queues), "tasks": None if tasks is None else list(tasks)}
+    values = conn.execute(query("next_due"), params).fetchone()
     return None if values is None or values[0] is None else max(0.0, float(values[0]))

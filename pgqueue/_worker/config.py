@@ -78,7 +78,13 @@ class WorkerConfig:
     per minute and hour, queue depth per minute; one process per tick)."""
     history_interval: float = HISTORY_INTERVAL_S
     stop_when_idle: bool = False
-    """Stop once no job is due, none is scheduled for later and nothing runs."""
+    """Stop once no job this worker can run is due or scheduled for later and nothing runs
+    (jobs of tasks its app does not register are not its work: it hands them back and
+    stops without waiting for them)."""
+    unknown_tasks: str | None = None
+    """A claimed job whose task the app does not register: ``wait`` hands it back untouched
+    for a worker that knows it, ``fail`` runs it as a failing attempt (UnknownTask). None:
+    the environment variable PGQUEUE_UNKNOWN_TASKS, else ``wait``."""
     meta: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -103,7 +109,13 @@ class WorkerConfig:
 
     @property
     def producer(self) -> ProducerConfig:
-        return ProducerConfig(poll_interval=self.poll_interval, stop_when_idle=self.stop_when_idle)
+        if self.unknown_tasks is None:  # the producer's own default (the environment's)
+            return ProducerConfig(poll_interval=self.poll_interval, stop_when_idle=self.stop_when_idle)
+        return ProducerConfig(
+            poll_interval=self.poll_interval,
+            stop_when_idle=self.stop_when_idle,
+            unknown_tasks=self.unknown_tasks,
+        )
 
     @property
     def heartbeat(self) -> HeartbeatConfig:

@@ -9,6 +9,11 @@ from dataclasses import dataclass, fields
 log = logging.getLogger("pgqueue.worker")
 
 
+ROW_COUNTS = ("handed_back", "unknown_handed_back", "rescued")
+"""The totals a worker keeps in its ``pgqueue.workers`` row (``meta.counts``) at every
+heartbeat, for ``pgqueue stats``: what the jobs table does not record."""
+
+
 @dataclass
 class WorkerStats:
     """Running totals of one worker process (each counter has a single writer thread).
@@ -22,13 +27,20 @@ class WorkerStats:
     snoozed: int = 0
     dead: int = 0
     handed_back: int = 0
+    """Running jobs handed back unfinished at shutdown (attempt refunded)."""
+    unknown_handed_back: int = 0
+    """Claimed jobs of tasks this worker's app does not register, handed back untouched."""
     cancelled: int = 0
     fenced_out: int = 0
     rescued: int = 0
+    """Jobs of dead workers (expired leases) this process's rescuer gave back."""
     running: int = 0
 
     def snapshot(self) -> dict[str, int]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def row_counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in ROW_COUNTS}
 
 
 @dataclass(frozen=True, slots=True)

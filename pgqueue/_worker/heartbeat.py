@@ -93,8 +93,15 @@ class Heartbeat:
             "meta": Jsonb(meta or {}),
         }
 
-    def beat(self, conn: psycopg.Connection[Any], job_ids: Iterable[int]) -> set[int]:
-        params = dict(self._static, lease_s=self.lease_s, stopping=self.stopping, ids=sorted(job_ids))
+    def beat(
+        self, conn: psycopg.Connection[Any], job_ids: Iterable[int], counts: dict[str, int] | None = None
+    ) -> set[int]:
+        """``counts``: the process's totals kept in its row (``meta.counts``, see
+        :data:`~.events.ROW_COUNTS`)."""
+        params = dict(
+            self._static, lease_s=self.lease_s, stopping=self.stopping, ids=sorted(job_ids),
+            counts=Jsonb(counts or {}),
+        )  # fmt: skip
         rows = conn.execute(query("heartbeat"), params).fetchall()
         self.cancel_requested = {r[0] for r in rows if r[1]}
         return {r[0] for r in rows}
@@ -193,7 +200,7 @@ class LeaseKeeper(Service):
         held = self._executor.held()
         try:
             with self._pool.connection() as conn:
-                extended = self.heartbeat.beat(conn, [job_id for job_id, _ in held])
+                extended = self.heartbeat.beat(conn, [job_id for job_id, _ in held], self._stats.row_counts())
         except Exception:
             self.healthy_since = None
             raise

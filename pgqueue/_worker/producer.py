@@ -337,11 +337,15 @@ class Producer(Service):
                 extra={"job_id": row.id, "task": row.task, "queue": row.queue, "attempt": row.attempt - 1},
             )  # fmt: skip
         self._reporter.unknown(rows, delays)
-        if delays:
+        if delays and not cfg.stop_when_idle:  # not its work: stop_when_idle does not wait for them
             self.wake.due_in(min(delays.values()))
 
     def _schedule_next_due(self) -> None:
+        # stop_when_idle waits only for jobs it can run: a job of a task this worker does not
+        # know (handed back, claimable again later) would keep it up forever.
+        cfg = self.config
+        tasks = sorted(self.app.tasks) if cfg.stop_when_idle and cfg.unknown_tasks == "wait" else None
         with self._pool.connection() as conn:
-            seconds = claims.next_due(conn, self.queues)
+            seconds = claims.next_due(conn, self.queues, tasks)
         if seconds is not None:
             self.wake.due_in(seconds)

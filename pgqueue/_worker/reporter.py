@@ -128,7 +128,9 @@ class Reporter:
     def unknown(self, rows: list[JobRow], delays: dict[int, float]) -> None:
         """Jobs of tasks this worker does not know were handed back untouched (their
         attempt refunded); ``delays``: seconds until each is claimable again (a row
-        missing from it was not this worker's any more). Event kind ``unknown_task``."""
+        missing from it was not this worker's any more). Counted (``stats.unknown_handed_back``,
+        the ``pgqueue_jobs_unknown_handed_back_total`` metric); event kind ``unknown_task``."""
+        self.stats.unknown_handed_back += len(delays)
         if self.on_event is None:
             return
         for row in rows:

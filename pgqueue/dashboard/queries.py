@@ -46,6 +46,9 @@ HISTORY_CACHE_S: Final = 5.0
 DEPTH_WINDOW_S: Final = 3600
 """The depth chart starts with this much history from pgqueue.queue_history (per minute)."""
 CACHE_S: Final = 1.0
+UNRUNNABLE_CACHE_S: Final = 30.0
+"""Jobs no live worker can run (doctor_unrunnable.sql reads the queued rows): at most one
+read per this many seconds."""
 """An overview snapshot is shared by every request within this many seconds."""
 
 
@@ -265,9 +268,12 @@ class Overview:
         self._lock = threading.Lock()
         self._snapshot: dict[str, Any] | None = None
         self._taken = 0.0
+        self._unrunnable: list[dict[str, Any]] = []
+        self._unrunnable_at = -math.inf
 
     def snapshot(self) -> dict[str, Any]:
-        """``{"time", "queues", "totals", "throughput", "bucket_s", "workers", "depth_history"}``."""
+        """``{"time", "queues", "totals", "throughput", "bucket_s", "workers", "depth_history",
+        "unrunnable"}``."""
         with self._lock:
             if self._snapshot is not None and time.monotonic() - self._taken < self.cache_s:
                 return self._snapshot
@@ -289,6 +295,11 @@ class Overview:
         }
         totals["per_s"] = round(sum(v["per_s"] for v in rates.values()), 2)
         workers = list_workers(self.app)
+        if time.monotonic() - self._unrunnable_at >= UNRUNNABLE_CACHE_S:
+            self._unrunnable = unrunnable_jobs(self.app)
+            self._unrunnable_at = time.monotonic()
+        for row in queues:
+            row["unrunnable"] = sum(int(r["jobs"]) for r in self._unrunnable if r["queue"] == row["queue"])
         depth = [
             {"t": int(r["t"]), "queued": int(r["queued"]), "running": int(r["running"])}
             for r in history.depth(self.app, DEPTH_WINDOW_S)
@@ -304,7 +315,21 @@ class Overview:
                 status: sum(1 for w in workers if w["status"] == status)
                 for status in ("alive", "stopping", "stale")
             },
+            "unrunnable": self._unrunnable,
         }
+
+
+def unrunnable_jobs(app: App) -> list[dict[str, Any]]:
+    """Queued jobs older than doctor's unrunnable age that no live worker can run (no live
+    worker serves their queue with their task registered), per queue and task; the same
+    query as ``pgqueue doctor``'s check and the ``pgqueue_jobs_unrunnable`` gauge."""
+    from .._admin.doctor import UNRUNNABLE_AGE_S
+
+    with app.pool.connection() as conn, conn.cursor(row_factory=dict_row) as cur:
+        rows: list[dict[str, Any]] = cur.execute(
+            query("doctor_unrunnable"), {"age_s": UNRUNNABLE_AGE_S}
+        ).fetchall()
+    return rows
 
 
 class TTLCache:

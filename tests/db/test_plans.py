@@ -177,6 +177,7 @@ def _heartbeat_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]
         "lease_s": 60.0,
         "stopping": False,
         "meta": Jsonb({}),
+        "counts": Jsonb({"handed_back": 0}),
         "ids": s.ids,
     }
 
@@ -191,7 +192,7 @@ def _rescue_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
         "UPDATE pgqueue.jobs SET lease_expires_at = now() - interval '1 minute' WHERE id = ANY(%s)",
         (s.ids,),
     )
-    return {"lock_key": 42, "limit": BATCH, "forget_s": 3600.0}
+    return {"lock_key": 42, "limit": BATCH}
 
 
 def _unique_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:

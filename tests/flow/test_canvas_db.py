@@ -108,7 +108,7 @@ def test_error_callback_fires_for_a_job_the_rescuer_gives_up_on(
     )
     from pgqueue._sql import query
 
-    conn.execute(query("rescue"), {"lock_key": 1, "limit": 100, "forget_s": 3600.0}).fetchall()
+    conn.execute(query("rescue"), {"lock_key": 1, "limit": 100}).fetchall()
     assert job.refresh().state == pgqueue.JobState.DEAD
     state, args = _state(conn, errback)
     assert state == "queued" and args[0] == job.id and args[2] == "lost"

@@ -122,3 +122,52 @@ def test_doctor_names_tables_that_grow_because_a_duty_runs_nowhere(
     Scheduler(app, owner=uuid.uuid4()).prune_ticks()
     check = _bounds_check(app)
     assert check["status"] == "ok", check
+
+
+def _worker_row(conn: psycopg.Connection, expired_ago: str) -> uuid.UUID:
+    worker = uuid.uuid4()
+    conn.execute(
+        "INSERT INTO pgqueue.workers (id, hostname, pid, queues, concurrency, version, expires_at) "
+        "VALUES (%s, 'gone', 1, '{default}', 1, 'x', now() - %s::interval)",
+        (worker, expired_ago),
+    )
+    return worker
+
+
+def _running_job(conn: psycopg.Connection, worker: uuid.UUID, lease: str) -> int:
+    row = conn.execute(
+        "INSERT INTO pgqueue.jobs (task, state, attempt, worker_id, lease_expires_at, started_at) "
+        "VALUES ('t', 'running', 1, %s, now() + %s::interval, now()) RETURNING id",
+        (worker, lease),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def _workers(conn: psycopg.Connection) -> set[uuid.UUID]:
+    return {r[0] for r in conn.execute("SELECT id FROM pgqueue.workers").fetchall()}
+
+
+def test_the_rescuer_never_forgets_a_worker_that_still_owns_a_running_job(
+    app: pgqueue.App, conn: psycopg.Connection
+) -> None:
+    from pgqueue._maintenance.rescuer import Rescuer
+
+    owner = _worker_row(conn, "2 hours")  # long dead by its row, but its job's lease is valid
+    job = _running_job(conn, owner, "10 minutes")
+    lost = _worker_row(conn, "2 hours")  # long dead, and its job's lease expired too
+    lost_job = _running_job(conn, lost, "-1 minute")
+    idle = _worker_row(conn, "2 hours")  # long dead, owns nothing
+    recent = _worker_row(conn, "1 minute")  # dead for less than the forget delay
+    rescuer = Rescuer()
+    with app.pool.connection() as pooled:
+        rescued = rescuer.run_once(pooled)
+    # The lost worker's job went back first, so its row went in the same pass.
+    assert [(j.id, j.state) for j in rescued] == [(lost_job, "queued")]
+    assert _workers(conn) == {owner, recent}
+    with app.pool.connection() as pooled:
+        assert rescuer.forget(pooled) == []  # nothing else to forget while the job runs
+    conn.execute("UPDATE pgqueue.jobs SET state = 'succeeded', finished_at = now() WHERE id = %s", (job,))
+    with app.pool.connection() as pooled:
+        assert rescuer.forget(pooled) == [owner]
+    assert _workers(conn) == {recent} and idle not in _workers(conn)

@@ -119,11 +119,20 @@ def test_an_unknown_task_waits_untouched_for_a_worker_that_knows_it(
     assert {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}["unrunnable"]["status"] == "ok"
 
 
+@pytest.mark.parametrize("how", ["env", "flag"])
 def test_failing_unknown_tasks_is_an_explicit_opt_in(
-    conn: psycopg.Connection, workers: Workers, new_app: pgqueue.App, monkeypatch: pytest.MonkeyPatch
+    conn: psycopg.Connection,
+    workers: Workers,
+    new_app: pgqueue.App,
+    monkeypatch: pytest.MonkeyPatch,
+    how: str,
 ) -> None:
-    monkeypatch.setenv("PGQUEUE_UNKNOWN_TASKS", "fail")
-    workers.start("-q", "rolling", app=OLD)
+    if how == "env":
+        monkeypatch.setenv("PGQUEUE_UNKNOWN_TASKS", "fail")
+        workers.start("-q", "rolling", app=OLD)
+    else:
+        monkeypatch.setenv("PGQUEUE_UNKNOWN_TASKS", "wait")  # the flag wins over the environment
+        workers.start("-q", "rolling", "--unknown-tasks", "fail", app=OLD)
     job = rolling_app.added.configure(max_attempts=1).enqueue(1)
     with pytest.raises(pgqueue.JobFailed, match="UnknownTask"):
         job.result(timeout=30)
@@ -134,7 +143,47 @@ def test_a_bad_unknown_tasks_setting_is_refused(workers: Workers, monkeypatch: p
     monkeypatch.setenv("PGQUEUE_UNKNOWN_TASKS", "drop")
     proc = workers.start("-q", "rolling", app=OLD)
     assert proc.wait(timeout=30) != 0
-    assert "unknown_tasks must be 'wait' or 'fail'" in workers.log(0)
+    assert workers.log(0).strip().splitlines()[-1] == (
+        "error: --unknown-tasks (PGQUEUE_UNKNOWN_TASKS) must be wait or fail, got 'drop'"
+    )
+
+
+def test_a_bad_unknown_tasks_flag_is_refused_in_one_sentence(dsn: str) -> None:
+    done = _cli(dsn, "work", "--app", OLD, "--unknown-tasks", "drop")
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: --unknown-tasks (PGQUEUE_UNKNOWN_TASKS) must be wait or fail, got 'drop'"
+    )
+
+
+def test_stop_when_idle_does_not_wait_for_jobs_of_tasks_it_does_not_know(
+    dsn: str, conn: psycopg.Connection, new_app: pgqueue.App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A worker that stops when idle stops once nothing *it can run* is due or scheduled:
+    a job of another release's task is not its work (it hands it back untouched, and would
+    otherwise claim it again every few seconds forever)."""
+    import threading
+
+    monkeypatch.setattr(rolling_app.old, "_dsn", dsn)
+    monkeypatch.setattr(rolling_app.old, "_resolved_dsn", None)
+    waiting = rolling_app.added.enqueue(5)  # only the new release knows it
+    known = rolling_app.known.enqueue(1)
+    later = rolling_app.known.configure(delay=2).enqueue(2)  # scheduled: its own work, waited for
+    worker = pgqueue.Worker(rolling_app.old, queues=["rolling"], stop_when_idle=True, poll_interval=0.2)
+    runner = threading.Thread(target=worker.run, daemon=True)
+    try:
+        runner.start()
+        runner.join(timeout=60)  # a deadline, not a speed check: without the fix it never returns
+        assert not runner.is_alive(), "a stop_when_idle worker waited for a job it cannot run"
+    finally:
+        if runner.is_alive():
+            worker.stop(timeout=30)
+        rolling_app.old.close()
+    assert known.result(timeout=5) == 2 and later.result(timeout=5) == 3
+    assert worker.stats.succeeded == 2
+    assert _job(conn, waiting.id) | {"delayed": True} == {
+        "state": "queued", "attempt": 0, "claimed": True, "errors": 0, "last_error": None, "delayed": True,
+    }  # fmt: skip
 
 
 def test_jobs_no_live_worker_can_run_are_a_metric(dsn: str, conn: psycopg.Connection) -> None:
@@ -183,3 +232,29 @@ def test_an_unknown_task_survives_ten_minutes_then_runs_at_once(
     new_worker = workers.start("-q", "rolling", app=NEW)
     assert waiting.result(timeout=60)["pid"] == new_worker.pid
     assert _job(conn, waiting.id)["attempt"] == 1
+
+
+def test_stats_count_handed_back_and_rescued_jobs(
+    dsn: str, conn: psycopg.Connection, workers: Workers, new_app: pgqueue.App
+) -> None:
+    """`pgqueue stats` reads what the jobs do not record from the workers' rows: jobs of
+    unknown tasks handed back, jobs rescued from dead workers (expired leases), and the
+    running jobs whose lease has expired right now."""
+    workers.start("-q", "rolling", "--heartbeat-interval", "0.5", "--rescue-interval", "0.5", app=OLD)
+    rolling_app.added.enqueue(1)  # the old worker does not know it
+
+    def counts() -> dict[str, int]:
+        return dict(json.loads(_cli(dsn, "stats", "--json").stdout)["workers"])
+
+    wait_for(lambda: counts()["unknown_handed_back"] >= 1, timeout=60)
+    # A job of a worker that died a while ago: its lease expired, the rescue gives it back.
+    conn.execute(
+        "INSERT INTO pgqueue.jobs (task, queue, args, state, attempt, worker_id, lease_expires_at, "
+        "started_at) VALUES ('rolling.known', 'rolling', '[5]', 'running', 1, gen_random_uuid(), "
+        "now() - interval '1 second', now() - interval '1 minute')"
+    )
+    seen = wait_for(lambda: (c := counts())["rescued"] >= 1 and c, timeout=60)
+    assert seen["expired_leases"] == 0 and seen["live"] == 1 and seen["registered"] == 1
+    assert seen["handed_back"] == 0
+    text = _cli(dsn, "stats").stdout
+    assert "handed back (task not registered)" in text and "rescued (lease expired)" in text
