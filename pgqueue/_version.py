@@ -1,3 +1,3 @@
 """This release's version (``pgqueue.__version__``), in a module that imports nothing."""
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
