@@ -188,6 +188,19 @@ class Retention:
             if value is not None and value < timedelta(0):
                 raise InvalidOption(f"retention for {state} must be >= 0 or None, got {value}")
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Retention:
+        """The retention of an App's ``retention_*_s`` settings (None: kept forever)."""
+
+        def age(seconds: float | None) -> timedelta | None:
+            return None if seconds is None else timedelta(seconds=seconds)
+
+        return cls(
+            succeeded=age(settings.retention_succeeded_s),
+            cancelled=age(settings.retention_cancelled_s),
+            dead=age(settings.retention_dead_s),
+        )
+
     def ages(self) -> dict[str, timedelta]:
         return {
             state: age

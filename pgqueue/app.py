@@ -4,14 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import fields
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, Unpack, overload
 
-from . import _dsn
+from . import _dsn, _resolve
 from ._admin.queues import Queues
 from ._apool import LazyAsyncPool
-from ._compat import unknown_names
 from ._db import LazyPool
 from ._hooks import Hooks, JobEventName, JobHook, Middleware, WorkerEventName, WorkerHook
 from ._options import (
@@ -21,11 +19,10 @@ from ._options import (
     Item,
     TaskOptions,
     UniqueKeyFn,
-    checked_options,
 )
 from ._routes import Routes, RoutesArg
 from ._schedule import ScheduleDef
-from ._settings import Retention, Settings, check_name
+from ._settings import Retention, Settings
 from ._wake import Wakeups
 from .errors import InvalidOption, UnknownTask
 from .job import Job
@@ -63,13 +60,7 @@ class App:
         routes: RoutesArg | None = None,
         **overrides: Any,
     ) -> None:
-        if settings is not None and overrides:
-            raise InvalidOption("pass either settings= or individual setting overrides, not both")
-        unknown = set(overrides) - _SETTING_NAMES
-        if unknown:
-            valid = _SETTING_NAMES | {"dsn", "strict", "settings", "routes"}
-            raise InvalidOption(unknown_names("App setting", unknown, valid))
-        self.settings = settings or Settings(**overrides)
+        self.settings = _resolve.app_settings(settings, overrides)
         self.strict = strict
         self.routes = Routes(routes)
         """Task-name patterns -> queue/priority (Celery's ``task_routes``; pgqueue._routes)."""
@@ -92,7 +83,7 @@ class App:
         """Wake-up debouncing of single enqueues (see ``Settings.wake_window_ms``)."""
 
         def pgqueue_map(task_name: str, calls: list[list[Any]]) -> list[Any]:
-            return _run_map(self, task_name, calls)
+            return _resolve.run_map(self.get_task, task_name, calls)
 
         self.task(name=MAP_TASK)(pgqueue_map)
 
@@ -100,15 +91,7 @@ class App:
     def retention(self) -> Retention:
         """How long finished jobs are kept, from the ``retention_*_s`` settings; pass it to
         :func:`pgqueue._admin.prune.run_retention` / ``prune``."""
-
-        def age(seconds: float | None) -> timedelta | None:
-            return None if seconds is None else timedelta(seconds=seconds)
-
-        return Retention(
-            succeeded=age(self.settings.retention_succeeded_s),
-            cancelled=age(self.settings.retention_cancelled_s),
-            dead=age(self.settings.retention_dead_s),
-        )
+        return Retention.from_settings(self.settings)
 
     # --- database -----------------------------------------------------------------------
     @property
@@ -219,7 +202,7 @@ class App:
         """
 
         def register(f: Callable[P, R]) -> Task[P, R]:
-            opts = self._task_options(f, options)
+            opts = _resolve.for_function(f, options, self.routes, self.settings)
             existing = self.tasks.get(opts.name)
             if existing is not None and existing.fn is not f:
                 raise InvalidOption(f"task name {opts.name!r} is already registered")
@@ -230,31 +213,6 @@ class App:
         if fn is not None:
             return register(fn)
         return register
-
-    def _task_options(self, fn: Callable[..., Any], options: dict[str, Any]) -> TaskOptions:
-        from ._enqueue import validate_task_options
-
-        unknown = set(options) - _TASK_OPTION_NAMES
-        if unknown:
-            raise InvalidOption(unknown_names("task option", unknown, _TASK_OPTION_NAMES))
-        # Functions defined inside functions have "<locals>" in their qualname, which is
-        # not a valid task name; drop it (pass name= when two would collide).
-        qualname = fn.__qualname__.replace("<locals>.", "")
-        name = options.pop("name", None) or f"{fn.__module__}.{qualname}"
-        # Precedence: the task's own option, then a route, then the app-wide default.
-        route = self.routes.lookup(name)
-        queue = options.pop("queue", None) or route.get("queue") or self.settings.default_queue
-        if options.get("priority") is None:
-            options["priority"] = route.get("priority", self.settings.default_priority)
-        for key, default in self._task_defaults().items():
-            if options.get(key) is None:
-                options[key] = default
-        for key in ("retry_on", "discard_on", "tags"):
-            if key in options:
-                options[key] = tuple(options[key])
-        opts = TaskOptions(name=check_name(name, "task"), queue=check_name(queue, "queue"), **options)
-        validate_task_options(opts)
-        return opts
 
     def get_task(self, name: str) -> Task[Any, Any]:
         """The registered task called ``name``; raises UnknownTask."""
@@ -315,11 +273,7 @@ class App:
     ) -> tuple[TaskOptions, EnqueueOptions, ArgsCheck | None]:
         task = self.tasks.get(task_name)
         task_opts = task.options if task is not None else self._options_for_name(task_name)
-        # Untyped callers (and **kwargs splats) can still pass any name: checked at run time.
-        enqueue_opts = EnqueueOptions(**checked_options(dict(options)))
-        if enqueue_opts.depends_on is not None:
-            raise InvalidOption("depends_on needs the task object: task.configure(depends_on=...)")
-        return task_opts, enqueue_opts, task.check if task is not None else None
+        return task_opts, _resolve.enqueue_options(options), task.check if task is not None else None
 
     def _options_for_name(self, task_name: str) -> TaskOptions:
         task = self.tasks.get(task_name)
@@ -327,25 +281,7 @@ class App:
             return task.options
         if self.strict:
             self.get_task(task_name)
-        route = self.routes.lookup(task_name)
-        return TaskOptions(
-            name=check_name(task_name, "task"),
-            queue=route.get("queue", self.settings.default_queue),
-            priority=route.get("priority", self.settings.default_priority),
-            **self._task_defaults(),
-        )
-
-    def _task_defaults(self) -> dict[str, Any]:
-        """The app-wide defaults of the task options that have one (Settings.default_*)."""
-        s = self.settings
-        return {
-            "max_attempts": s.default_max_attempts,
-            "timeout": s.default_timeout,
-            "store_result": s.default_store_result,
-            "backoff_base": s.default_backoff_base,
-            "backoff_max": s.default_backoff_max,
-            "backoff_jitter": s.default_backoff_jitter,
-        }
+        return _resolve.for_name(task_name, self.routes, self.settings)
 
     # --- periodic schedules -------------------------------------------------------------
     def periodic(
@@ -458,26 +394,3 @@ class App:
             self._metrics = Metrics(self)
         return self._metrics
 
-
-_SETTING_NAMES = frozenset(f.name for f in fields(Settings))
-_TASK_OPTION_NAMES = frozenset(f.name for f in fields(TaskOptions))
-
-
-def _run_map(app: App, task_name: str, calls: list[list[Any]]) -> list[Any]:
-    """Call ``task_name`` once per argument list, in order, in this worker; the results.
-
-    An exception ends the whole job (and its retry runs every call again), as in Celery.
-    ``bind=True`` tasks are not supported here; ``async def`` tasks run on their own loop.
-    """
-    task = app.get_task(task_name)
-    if task.options.bind:
-        raise InvalidOption(
-            f"task {task_name} takes a Context (bind=True): map/starmap/chunks cannot call it"
-        )
-    out: list[Any] = []
-    for call in calls:
-        value = task.fn(*call)
-        if asyncio.iscoroutine(value):
-            value = asyncio.run(value)
-        out.append(value)
-    return out
