@@ -102,7 +102,7 @@ class Job(Generic[R]):
         deadline = None if timeout is None else time.monotonic() + timeout
         delay = RESULT_POLL_MIN_S
         while True:
-            done, value = await asyncio.to_thread(self._outcome)
+            done, value = await self._outcome_async()
             if done:
                 return cast(R, value)
             await asyncio.sleep(self._pause(delay, deadline, timeout))
@@ -111,6 +111,16 @@ class Job(Generic[R]):
     def _outcome(self) -> tuple[bool, Any]:
         with self.app.pool.connection() as conn:
             values = conn.execute(query("job_outcome"), {"id": self.id}).fetchone()
+        return self._decide(values)
+
+    async def _outcome_async(self) -> tuple[bool, Any]:
+        pool = await self.app.async_pool()
+        async with pool.connection() as conn:
+            cur = await conn.execute(query("job_outcome"), {"id": self.id})
+            values = await cur.fetchone()
+        return self._decide(values)
+
+    def _decide(self, values: tuple[Any, ...] | None) -> tuple[bool, Any]:
         if values is None:
             raise JobNotFound(f"job {self.id} does not exist (never created, or pruned)")
         state, result, last_error = values

@@ -46,7 +46,14 @@ def test_results_sync_async_failures_and_timeouts(
     worker = worker_factory(concurrency=4, on_event=events.append)
 
     assert added.result(timeout=10) == 3
-    assert asyncio.run(async_added.result_async(timeout=10)) == 42
+
+    async def wait_async() -> tuple[object, int]:  # awaited on the async pool, not a thread
+        value = await async_added.result_async(timeout=10)
+        pool = await t.app.async_pool()
+        return value, pool.get_stats().get("requests_num", 0)
+
+    value, served = asyncio.run(wait_async())
+    assert value == 42 and served >= 1
     assert noop.result(timeout=10) is None
     with pytest.raises(pgqueue.JobFailed, match="not JSON"):
         bad_value.result(timeout=10)
