@@ -1,4 +1,4 @@
-"""The producer's queries: claim due jobs in batches, and find when the next one is due.
+"""The producer's queries: claim due jobs in batches.
 
 Two claims, chosen per queue. Queues without limits take the fast claim (claim.sql):
 one autocommit statement, ``FOR UPDATE SKIP LOCKED``, no lock on any shared row.
@@ -341,8 +341,3 @@ def claim_job(
     ).fetchone()
     return None if values is None else _row(values)
 
-
-def next_due(conn: psycopg.Connection[Any], queues: Sequence[str]) -> float | None:
-    """Seconds until the earliest scheduled job of ``queues`` is due (None: none is)."""
-    values = conn.execute(query("next_due"), {"queues": list(queues)}).fetchone()
-    return None if values is None or values[0] is None else max(0.0, float(values[0]))

@@ -30,6 +30,7 @@ from ..errors import ConfigurationError
 from ..job import JobRow
 from . import claims
 from .deadline import POOL_BLOCK_DEADLINE_S, WATCHDOG
+from .due import DbClock, next_due
 from .execution import Execution
 from .executor import Executor
 from .reporter import Reporter
@@ -47,6 +48,10 @@ BATCH_WAIT_S: Final = 0.005
 """With a backlog, how long a claim may wait for half the slots to be free."""
 DB_RETRY_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 """Back-off between failed claims."""
+FIRE_LAG_S: Final = 0.0005
+"""A timer set from a scheduled wake-up fires this long after the job's run_at: the clock
+estimate (pgqueue/_worker/due.py) may be off by half a round trip, and a claim sent a
+hair before run_at comes back short (costing a probe and another claim)."""
 UNKNOWN_TASKS: Final = "wait"
 """What a worker does with a claimed job whose task its app does not register: ``wait``
 hands it back untouched (attempt refunded) for a worker that knows the task; ``fail``
@@ -135,6 +140,10 @@ class Producer(Service):
         self._claim_lock = threading.Lock()
         self._batch_min = wake.batch_min
         self.claimer = claims.Claimer(worker_id, queues, lease_s)
+        self.clock = DbClock()
+        """The database's clock, sampled by each probe of the next due time."""
+        self.probes = 0
+        """Probes of the next due time run so far."""
         self._unknown_logged: dict[str, float] = {}
         self.unknown_handed_back = 0
         """Jobs of tasks this worker does not know, handed back untouched so far."""
@@ -152,8 +161,8 @@ class Producer(Service):
         cfg = self.config
         wake = self.wake
         executor = self._executor
-        backlog = True  # claim once at start
-        timer_claim = True
+        backlog = True  # claim once at start ...
+        probe = True  # ... after a look for the next scheduled job
         next_poll = time.monotonic() + cfg.poll_interval
         failures = 0
         self.describe()
@@ -162,9 +171,10 @@ class Producer(Service):
             poll_due = now >= next_poll
             timer_due = wake.is_due(now)
             notified, freed = wake.pending()
+            probe = wake.take_probe() or probe
             # A limit held due jobs back: a job of ours finishing frees room, claim again.
             freed = freed and (cfg.stop_when_idle or self.claimer.throttled)
-            if not (backlog or notified or poll_due or timer_due or freed):
+            if not (backlog or notified or poll_due or timer_due or freed or probe):
                 wake.sleep(next_poll)
                 continue
             wake.set_full(True)  # before the check: a slot freed in between still wakes us
@@ -177,11 +187,20 @@ class Producer(Service):
             if poll_due:
                 next_poll = now + cfg.poll_interval
                 self.describe()
-            timer_claim = timer_claim or poll_due or timer_due
+            probe = probe or poll_due or timer_due
             try:
+                if probe:
+                    # Before the claim, not after: a job that comes due between the two
+                    # is the claim's, where after it, it would be neither's (the probe
+                    # looks past now(), and firing the timer forgot what it knew).
+                    self._schedule_next_due()
+                    probe = False
+                    probed = True
+                else:
+                    probed = False
                 jobs, free = self._claim_round(backlog)
                 short = len(jobs) < free
-                if short and (timer_claim or cfg.stop_when_idle):
+                if short and cfg.stop_when_idle and not probed:
                     self._schedule_next_due()
                 failures = 0
             except psycopg.Error as exc:
@@ -194,7 +213,6 @@ class Producer(Service):
             finally:
                 self._ran()
             backlog = not short
-            timer_claim = False
             if cfg.stop_when_idle and short and self.idle():
                 log.info("no job due or scheduled and none running: stopping (stop_when_idle)")
                 break
@@ -352,8 +370,23 @@ class Producer(Service):
         except psycopg.Error as exc:
             log.debug("could not record this worker's tasks (%s); retrying at the next poll", exc)
 
+    def scheduled(self, run_at: float) -> None:
+        """A job of a served queue was inserted for ``run_at`` (database epoch seconds, a
+        scheduled wake-up's payload): claim then. No query: the moment is mapped onto
+        this process's clock with the clock estimate (a probe instead, without one)."""
+        seconds = self.clock.seconds_until(run_at)
+        if seconds is None:
+            self.wake.want_probe()
+        else:
+            self.wake.due_in(max(0.0, seconds + FIRE_LAG_S))
+
     def _schedule_next_due(self) -> None:
+        self.probes += 1
         with self._pool.connection() as conn:
-            seconds = claims.next_due(conn, self.queues)
-        if seconds is not None:
-            self.wake.due_in(seconds)
+            seconds, run_at = next_due(conn, self.queues, self.clock)
+        if seconds is None:
+            return
+        # The run_at through the clock estimate rather than the seconds counted from the
+        # statement's start: those were already under way for the answer's trip back.
+        mapped = None if run_at is None else self.clock.seconds_until(run_at)
+        self.wake.due_in(max(0.0, seconds if mapped is None else mapped + FIRE_LAG_S))

@@ -242,7 +242,19 @@ def _prune_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
     return {"state": "succeeded", "cutoff": "infinity", "batch": BATCH}
 
 
+def _next_due_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
+    # Scheduled jobs at three priorities, after the statistics: the probe must find the
+    # earliest through the index whatever the backlog of due jobs in front of them.
+    conn.execute(
+        "INSERT INTO pgqueue.jobs (queue, task, priority, run_at)"
+        " SELECT 'default', 'plans.task', p, now() + make_interval(mins => 60 + p)"
+        " FROM unnest(ARRAY[10, 0, -10]) AS p"
+    )
+    return {"queues": ["default", "other"]}
+
+
 STATEMENTS: dict[str, Params] = {
+    "next_due": _next_due_params,
     "claim": _claim_params,
     "claim_bounded": _bounded_params,
     "claim_limited": _limited_params,
@@ -295,6 +307,8 @@ def test_hot_statement_keeps_its_plan(state: tuple[psycopg.Connection[Any], Stat
         assert removed <= BATCH, f"{statement} filters {removed} joined rows in state {s.name}:\n{text}"
     if (statement, s.name) in UNBOUNDED_READS:
         return
+    if statement == "next_due":  # index probes only, and the right answer
+        assert all(n.get("Index Name") == "jobs_claim_idx" for n in on_jobs), text
     bound = BUFFERS_PER_ROW * BATCH + BUFFERS_SLACK
     for node in on_jobs:
         read = node.get("Shared Hit Blocks", 0) + node.get("Shared Read Blocks", 0)
