@@ -9,8 +9,9 @@ import sys
 import typer
 
 from .. import _logging
+from .._admin.prune import Retention
 from .._worker.config import default
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, PgQueueError
 from . import common
 
 
@@ -90,6 +91,14 @@ def register(app: typer.Typer) -> None:
             envvar="PGQUEUE_LISTEN_DSN",
             help="Direct connection for LISTEN (behind a pooler).",
         ),
+        retention: str | None = typer.Option(
+            None,
+            "--retention",
+            help="How long finished jobs are kept before this worker's maintenance prunes them: "
+            "one age for every finished state (7d, 12h), or per state (succeeded=1d,dead=30d; "
+            "'never' keeps a state), or 'off' (this worker does not prune). Default: the "
+            "app's retention_*_s settings (succeeded and cancelled 7d, dead 30d).",
+        ),
         log_level: str = typer.Option("INFO", "--log-level", help="DEBUG shows every job state change."),
         log_format: str = typer.Option("text", "--log-format", help="text, or json (one object per line)."),
         metrics_port: int | None = typer.Option(
@@ -109,6 +118,7 @@ def register(app: typer.Typer) -> None:
         _logging.configure_logging(log_level, log_format)
         if processes < 1:
             common.fail("--processes must be >= 1", 2)
+        prune, policy = _retention(retention)
         dsn = common.state(ctx).resolve()
         if processes > 1:
             from .._worker.supervisor import Supervisor
@@ -127,6 +137,7 @@ def register(app: typer.Typer) -> None:
                 ("--lease", lease),
                 ("--heartbeat-interval", heartbeat_interval),
                 ("--rescue-interval", rescue_interval),
+                ("--retention", retention),
                 ("--log-level", log_level),
                 ("--log-format", log_format),
             ):
@@ -144,8 +155,11 @@ def register(app: typer.Typer) -> None:
         from .._worker import Worker
         from .._worker.supervisor import parent_pid_from_env, worker_id_from_env
 
+        app = load_app(app_spec)
+        if policy is not None and retention is not None:
+            policy = _retention_for(retention, app)  # states not named: the app's ages
         worker = Worker(
-            load_app(app_spec),  # type: ignore[arg-type]
+            app,  # type: ignore[arg-type]
             dsn=dsn,
             queues=[q.strip() for q in queues.split(",") if q.strip()] if queues else None,
             concurrency=concurrency,
@@ -158,6 +172,8 @@ def register(app: typer.Typer) -> None:
             lease=lease,
             heartbeat_interval=heartbeat_interval,
             rescue_interval=rescue_interval,
+            retention=prune,
+            retention_policy=policy,
             listen=listen,
             listen_dsn=listen_dsn,
             parent_pid=parent_pid_from_env(),
@@ -177,6 +193,26 @@ def register(app: typer.Typer) -> None:
         finally:
             if server is not None:
                 server.close()
+
+
+def _retention(text: str | None) -> tuple[bool, Retention | None]:
+    """``--retention``: (whether to prune, the policy or None for the app's); exits with
+    a one-sentence error for a bad value."""
+    if text is None:
+        return True, None
+    if text.strip().lower() == "off":
+        return False, None
+    try:
+        return True, Retention.parse(text)
+    except PgQueueError as exc:
+        common.fail(f"--retention: {exc}", 2)
+        raise  # not reached: fail() exits
+
+
+def _retention_for(text: str, app: object) -> Retention:
+    """The policy with states the option does not name kept at the app's ages."""
+    base = getattr(app, "retention", None)
+    return Retention.parse(text, base if isinstance(base, Retention) else None)
 
 
 def _supervise_with_metrics(

@@ -7,7 +7,7 @@ of the services (each with its named defaults beside the service that uses it).
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._maintenance.config import RESCUE_INTERVAL_S, RETENTION_INTERVAL_S, MaintenanceConfig
 from ..errors import ConfigurationError
@@ -16,6 +16,9 @@ from .executor import CONCURRENCY, POOL, ExecutorConfig
 from .heartbeat import HEARTBEAT_INTERVAL_S, LEASE_S, HeartbeatConfig
 from .notifier import NotifierConfig
 from .producer import POLL_INTERVAL_S, ProducerConfig
+
+if TYPE_CHECKING:
+    from .._admin.prune import Retention
 
 __all__ = [
     "CONCURRENCY",
@@ -68,6 +71,9 @@ class WorkerConfig:
     tick still fires exactly once."""
     retention: bool = True
     """Take part in pruning finished jobs past their retention (pgqueue._admin.prune)."""
+    retention_policy: Retention | None = None
+    """How long finished jobs are kept (None: the App's ``retention_*_s`` settings,
+    ``app.retention``); ``pgqueue work --retention``."""
     stop_when_idle: bool = False
     """Stop once no job is due, none is scheduled for later and nothing runs."""
     meta: dict[str, str] = field(default_factory=dict)
@@ -114,6 +120,7 @@ class WorkerConfig:
             rescue=self.rescue,
             rescue_interval=self.rescue_interval,
             retention=self.retention,
+            retention_policy=self.retention_policy,
             cron=self.cron,
         )
 
