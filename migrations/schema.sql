@@ -122,6 +122,19 @@ CREATE TABLE pgqueue.schedules (
   updated_at timestamp with time zone NOT NULL DEFAULT now()
 )
 
+-- table task_limits
+CREATE TABLE pgqueue.task_limits (
+  task text NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now()
+)
+
+-- table task_starts
+CREATE TABLE pgqueue.task_starts (
+  task text NOT NULL,
+  started_at timestamp with time zone NOT NULL,
+  n integer NOT NULL
+)
+
 -- table workers
 CREATE TABLE pgqueue.workers (
   id uuid NOT NULL,
@@ -239,6 +252,12 @@ CHECK ((((char_length(task) >= 1) AND (char_length(task) <= 255)) AND (task ~ '^
 -- constraint schedules.schedules_trigger
 CHECK (((cron IS NULL) <> (interval_s IS NULL)))
 
+-- constraint task_limits.task_limits_pkey
+PRIMARY KEY (task)
+
+-- constraint task_starts.task_starts_n_positive
+CHECK ((n >= 1))
+
 -- constraint workers.workers_pkey
 PRIMARY KEY (id)
 
@@ -292,6 +311,12 @@ CREATE UNIQUE INDEX schedule_ticks_pkey ON pgqueue.schedule_ticks USING btree (s
 
 -- index schedules_pkey
 CREATE UNIQUE INDEX schedules_pkey ON pgqueue.schedules USING btree (name)
+
+-- index task_limits_pkey
+CREATE UNIQUE INDEX task_limits_pkey ON pgqueue.task_limits USING btree (task)
+
+-- index task_starts_idx
+CREATE INDEX task_starts_idx ON pgqueue.task_starts USING btree (task, started_at)
 
 -- index workers_pkey
 CREATE UNIQUE INDEX workers_pkey ON pgqueue.workers USING btree (id)

@@ -1,4 +1,4 @@
-"""Wake-ups for scheduled jobs.
+"""Wake-ups for scheduled jobs; per-task rate limits.
 
 Revision ID: 0010
 Revises: 0009
@@ -12,8 +12,14 @@ Create Date: 2026-12-02
   Due jobs still send the bare queue name. Workers of earlier releases ignore the new
   payload (it names no queue they serve) and keep finding scheduled jobs by polling.
 
-Safe beside live workers and old clients: only the trigger function's body changes
-(CREATE OR REPLACE, no lock on pgqueue.jobs beyond the catalog update).
+- ``pgqueue.task_limits`` (one row per rate-limited task, locked by the claims of its
+  jobs so they take turns across every worker) and ``pgqueue.task_starts`` (the start log
+  of those tasks over their last period): ``@app.task(rate_limit="10/m")``, enforced at
+  claim time like the queues' rate limits (pgqueue/_sql/claim_task*.sql).
+
+Safe beside live workers and old clients: the trigger function's body changes (CREATE OR
+REPLACE, no lock on pgqueue.jobs beyond the catalog update); the two tables are new and
+empty.
 """
 
 from __future__ import annotations
@@ -46,9 +52,26 @@ UPGRADE = [
     END
     $$
     """,
+    """
+    CREATE TABLE pgqueue.task_limits (
+        task       text        PRIMARY KEY,
+        created_at timestamptz NOT NULL DEFAULT now()
+    )
+    """,
+    """
+    CREATE TABLE pgqueue.task_starts (
+        task       text        NOT NULL,
+        started_at timestamptz NOT NULL,
+        n          integer     NOT NULL,
+        CONSTRAINT task_starts_n_positive CHECK (n >= 1)
+    )
+    """,
+    "CREATE INDEX task_starts_idx ON pgqueue.task_starts (task, started_at)",
 ]
 
 DOWNGRADE = [
+    "DROP TABLE IF EXISTS pgqueue.task_starts",
+    "DROP TABLE IF EXISTS pgqueue.task_limits",
     """
     CREATE OR REPLACE FUNCTION pgqueue.notify_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN

@@ -176,8 +176,14 @@ class Claimer:
         lease_s: float,
         *,
         pace: ClaimPace | None = None,
+        rate_tasks: Sequence[tuple[str, int, float]] = (),
     ) -> None:
         self.worker_id = worker_id
+        self.rate_tasks = tuple(sorted(rate_tasks))
+        """(task, starts, period s) of the app's tasks with a ``rate_limit``: their jobs
+        are claimed only by the task-limited claim (claim_task_lock.sql, claim_task.sql)."""
+        self._rate_names = [t for t, _, _ in self.rate_tasks]
+        self._tasks_blocked_until = -math.inf
         self.queues = tuple(queues)
         self.lease_s = lease_s
         self.limited: frozenset[str] = frozenset()
@@ -199,8 +205,10 @@ class Claimer:
         self.retry_in = None
         self.throttled = False
         jobs: list[JobRow] = []
-        if self.limited:
-            jobs += self._claim_limited(conn, free)
+        if self.rate_tasks:
+            jobs += self._claim_tasks(conn, free)
+        if self.limited and free > len(jobs):
+            jobs += self._claim_limited(conn, free - len(jobs))
         rest = [q for q in self.queues if q not in self.limited]
         if rest and free > len(jobs):
             fast, newly_limited = self._claim_fast(conn, rest, free - len(jobs))
@@ -242,6 +250,7 @@ class Claimer:
             "limit": limit,
             "worker": self.worker_id,
             "lease_s": self.lease_s,
+            "rate_tasks": self._rate_names,
         }
         if bounded:
             bounds = [self.bounds.get(q) for q in queues]
@@ -317,6 +326,54 @@ class Claimer:
                 continue
             self.throttled = True
             self._retry_at((r[9] - r[11]).total_seconds())
+        return jobs
+
+
+    def _claim_tasks(self, conn: psycopg.Connection[Any], limit: int) -> list[JobRow]:
+        """Claim due jobs of the rate-limited tasks within their limits (one short
+        transaction that locks their task_limits rows). While every one of them is at its
+        limit, no statement runs until the first can start again."""
+        wait = self._tasks_blocked_until - time.monotonic()
+        if wait > 0:
+            self.throttled = True
+            self._retry_at(wait)
+            return []
+        names = self._rate_names
+        lock = {"tasks": names, "lock_timeout": LOCK_TIMEOUT}
+        rows: list[tuple[Any, ...]] = []
+        for attempt in range(SERIAL_RACE_RETRIES + 1):
+            try:
+                with conn.transaction():
+                    if len(conn.execute(query("claim_task_lock"), lock).fetchall()) < len(names):
+                        conn.execute(query("claim_task_ensure"), {"tasks": names})
+                        conn.execute(query("claim_task_lock"), lock)
+                    rows = conn.execute(
+                        query("claim_task"),
+                        {
+                            "tasks": names,
+                            "limits": [n for _, n, _ in self.rate_tasks],
+                            "periods": [p for _, _, p in self.rate_tasks],
+                            "queues": list(self.queues),
+                            "limit": limit,
+                            "worker": self.worker_id,
+                            "lease_s": self.lease_s,
+                        },
+                    ).fetchall()
+                break
+            except pg_errors.UniqueViolation as exc:
+                if not _serial_race(exc) or attempt == SERIAL_RACE_RETRIES:
+                    raise
+        jobs: list[JobRow] = []
+        waits: list[float] = []
+        for r in rows:
+            if r[0] is not None:
+                jobs.append(_row(r))
+                continue
+            self.throttled = True
+            waits.append(max(0.0, (r[9] - r[11]).total_seconds()))
+            self._retry_at(waits[-1])
+        if len(waits) == len(names):  # all at their limits: no claim before the first frees
+            self._tasks_blocked_until = time.monotonic() + min(waits)
         return jobs
 
 

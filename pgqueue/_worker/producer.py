@@ -25,6 +25,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from .. import _tracing
+from .._admin.durations import parse_rate
 from .._sql import query
 from ..errors import ConfigurationError
 from ..job import JobRow
@@ -139,7 +140,8 @@ class Producer(Service):
         self._reporter = reporter
         self._claim_lock = threading.Lock()
         self._batch_min = wake.batch_min
-        self.claimer = claims.Claimer(worker_id, queues, lease_s)
+        rated = [(n, *parse_rate(t.options.rate_limit)) for n, t in app.tasks.items() if t.options.rate_limit]
+        self.claimer = claims.Claimer(worker_id, queues, lease_s, rate_tasks=rated)
         self.clock = DbClock()
         """The database's clock, sampled by each probe of the next due time."""
         self.probes = 0
