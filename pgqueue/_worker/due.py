@@ -14,8 +14,8 @@ the epoch, migration 0010). To turn that into a moment on this process's monoton
 without a query, the producer samples the offset between the two with each probe of the
 next due time (pgqueue/_sql/next_due.sql reads the database's clock in the same
 statement): offset = database time - the midpoint of the round trip, off by at most half
-the round trip. The sample with the shortest round trip among the recent ones is used;
-samples expire, so a clock step on either host is forgotten within ``max_age_s``.
+the round trip. The sample with the shortest round trip among the recent ones is used,
+a newer one preferred unless much quicker; samples expire after ``max_age_s``.
 
 A timer set a little early costs one short claim and one probe (which then sets the timer
 from the database's own answer); late timers are what the estimate must avoid.
@@ -34,6 +34,8 @@ from .._sql import query
 
 SAMPLES: Final = 8
 """Offset samples kept (one per probe; an idle worker probes at every poll)."""
+AGE_WEIGHT: Final = 0.001
+"""Seconds of round trip a sample's age counts as, per second of age."""
 MAX_AGE_S: Final = 60.0
 """A sample older than this is not used: without a fresh one, a scheduled wake-up asks
 for a probe instead."""
@@ -61,7 +63,9 @@ class DbClock:
         fresh = [s for s in self._samples if now - s[2] <= self.max_age_s]
         if not fresh:
             return None
-        return min(fresh)[1]
+        # The quickest round trip, but a newer sample wins unless much quicker: after a
+        # clock step on either host, the old samples lose within a fraction of a second.
+        return min(fresh, key=lambda s: s[0] + AGE_WEIGHT * (now - s[2]))[1]
 
     def seconds_until(self, db_epoch: float) -> float | None:
         """Seconds from now until the database's clock reads ``db_epoch`` (None: unknown)."""
@@ -86,17 +90,22 @@ def parse_wake(payload: str) -> tuple[str, float | None]:
 
 def next_due(
     conn: psycopg.Connection[Any], queues: Sequence[str], clock: DbClock | None = None
-) -> tuple[float | None, float | None]:
-    """Seconds until the earliest scheduled job of ``queues`` is due and its run_at
-    (epoch seconds, database clock); (None, None): none is. Feeds ``clock`` a sample of
-    the database's clock."""
+) -> float | None:
+    """Seconds from now until the earliest scheduled job of ``queues`` is due (None: none
+    is). Feeds ``clock`` a sample of the database's clock and, with it, maps the job's
+    run_at onto this process's clock; the answer stays within the bounds the statement
+    itself gives (its count from its start, less the round trip), so a wrong clock
+    estimate can make the wait neither longer nor shorter than that."""
     sent = time.monotonic()
     values = conn.execute(query("next_due"), {"queues": list(queues)}).fetchone()
     received = time.monotonic()
     if values is None:
-        return None, None
+        return None
     if clock is not None and values[2] is not None:
         clock.sample(float(values[2]), sent, received)
     if values[0] is None:
-        return None, None
-    return max(0.0, float(values[0])), float(values[1])
+        return None
+    longest = max(0.0, float(values[0]))
+    shortest = max(0.0, longest - (received - sent))
+    mapped = None if clock is None else clock.seconds_until(float(values[1]))
+    return longest if mapped is None else min(longest, max(shortest, mapped))

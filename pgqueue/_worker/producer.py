@@ -385,10 +385,6 @@ class Producer(Service):
     def _schedule_next_due(self) -> None:
         self.probes += 1
         with self._pool.connection() as conn:
-            seconds, run_at = next_due(conn, self.queues, self.clock)
-        if seconds is None:
-            return
-        # The run_at through the clock estimate rather than the seconds counted from the
-        # statement's start: those were already under way for the answer's trip back.
-        mapped = None if run_at is None else self.clock.seconds_until(run_at)
-        self.wake.due_in(max(0.0, seconds if mapped is None else mapped + FIRE_LAG_S))
+            seconds = next_due(conn, self.queues, self.clock)
+        if seconds is not None:
+            self.wake.due_in(seconds + FIRE_LAG_S)

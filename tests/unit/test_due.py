@@ -37,6 +37,11 @@ def test_the_quickest_fresh_sample_sets_the_offset() -> None:
     db.sample(5000.2, sent=999.9, received=1000.0)  # 0.1 s: offset 4000.25
     assert db.offset() == pytest.approx(4000.25)
     assert db.seconds_until(5010.25) == pytest.approx(10.0)
+    db.sample(5000.0002, sent=999.9998, received=1000.0)  # 0.4 ms: offset 4000.0002
+    assert db.offset() == pytest.approx(4000.0002)
+    clock.now += 1.0
+    db.sample(5011.0, sent=1000.9995, received=1001.0)  # 0.5 ms, a second newer: it wins
+    assert db.offset() == pytest.approx(4010.00025)  # (1 s of age counts as 1 ms)
     clock.now += 61.0  # both expired: unknown again, the caller probes instead
     assert db.offset() is None
 
