@@ -11,10 +11,13 @@
 -- worker). The clock is read once, after the lock was granted, so the log's times
 -- increase in lock order; started_at of the claimed jobs uses the same value.
 --
--- Shape: per served queue, the ordered index walk of claim.sql (jobs_claim_idx), keeping
--- only jobs of the tasks that have allowance left; row_number() then cuts each task to its
--- allowance (rows cut stay locked only until this transaction ends). The walk passes over
--- other tasks' due jobs: a rate-limited task with a big backlog wants a queue of its own.
+-- Shape: per served queue, the head of its due jobs in claim order (at most %(scan)s
+-- entries of jobs_claim_idx, index only), then those rows by primary key, keeping the
+-- jobs of tasks that have allowance left; row_number() then cuts each task to its
+-- allowance (rows cut stay locked only until this transaction ends). The cap bounds the
+-- cost whatever the backlog of other tasks: a job of a limited task further back is
+-- claimed once the head in front of it has been claimed. A rate-limited task that can
+-- build a big backlog of its own wants a queue of its own (its waiting jobs fill the head).
 -- Expiry, serial keys and the probe-shaped UPDATE as in claim.sql.
 -- Besides the claimed jobs (columns of pgqueue.job.JobRow), one marker row (id NULL,
 -- task in the queue column) per task whose limit is used up: run_at is when the oldest
@@ -48,15 +51,18 @@ WITH clock AS MATERIALIZED (
     FROM served AS s
     CROSS JOIN LATERAL (
         SELECT j.id, j.task, j.priority, j.run_at, (j.expires_at <= now()) IS TRUE AS expired
-        FROM pgqueue.jobs AS j
-        WHERE j.state = 'queued'
-          AND j.queue = s.name
-          AND j.run_at <= now()
-          AND j.task = ANY ((SELECT tasks FROM open)::text[])
+        FROM (SELECT h.id FROM pgqueue.jobs AS h
+              WHERE h.state = 'queued' AND h.queue = s.name AND h.run_at <= now()
+              ORDER BY h.priority DESC, h.run_at, h.id
+              LIMIT %(scan)s) AS head
+        -- The probe shape (__init__.py); the state test in one IS TRUE expression, so the
+        -- planner cannot answer it from jobs_claim_idx (a scan of it per head row).
+        JOIN pgqueue.jobs AS j ON j.id = ANY (ARRAY[head.id])
+        WHERE (j.state = 'queued' AND j.task = ANY ((SELECT tasks FROM open)::text[])) IS TRUE
           AND (j.serial_key IS NULL OR pgqueue.serial_turn(j.serial_key, j.id))
         ORDER BY j.priority DESC, j.run_at, j.id
         LIMIT %(limit)s
-        FOR UPDATE SKIP LOCKED
+        FOR UPDATE OF j SKIP LOCKED
     ) AS c
     WHERE cardinality((SELECT tasks FROM open)) > 0
 ), picked AS (

@@ -36,6 +36,7 @@ from psycopg import errors as pg_errors
 
 from .._sql import query
 from ..job import JobRow, JobState
+from .rated import TaskLimits
 
 LIMITED_RECHECK_S: Final = 1.0
 """A queue at its concurrency limit with due jobs is claimed again after this long:
@@ -46,6 +47,7 @@ holding one makes the claim fail and be retried, not hang)."""
 SERIAL_RACE_RETRIES: Final = 3
 """Claims retried at once after losing a serial-key race (jobs_serial_running_idx)."""
 SERIAL_INDEX: Final = "jobs_serial_running_idx"
+
 FULL_SHARE: Final = 0.1
 """While bounded claims are on, a full claim runs at the latest ``full_s / FULL_SHARE``
 seconds after the previous one ended, so full claims take about this share of the time."""
@@ -179,12 +181,10 @@ class Claimer:
         rate_tasks: Sequence[tuple[str, int, float]] = (),
     ) -> None:
         self.worker_id = worker_id
-        self.rate_tasks = tuple(sorted(rate_tasks))
-        """(task, starts, period s) of the app's tasks with a ``rate_limit``: their jobs
-        are claimed only by the task-limited claim (claim_task_lock.sql, claim_task.sql)."""
-        self._rate_names = [t for t, _, _ in self.rate_tasks]
-        self._tasks_blocked_until = -math.inf
         self.queues = tuple(queues)
+        self.rated = TaskLimits(rate_tasks, self.queues, worker_id, lease_s)
+        """The app's tasks with a ``rate_limit``: their jobs are claimed only by the
+        task-limited claim (pgqueue._worker.rated)."""
         self.lease_s = lease_s
         self.limited: frozenset[str] = frozenset()
         self.retry_in: float | None = None
@@ -205,14 +205,17 @@ class Claimer:
         self.retry_in = None
         self.throttled = False
         jobs: list[JobRow] = []
-        if self.rate_tasks:
+        rated = self.rated
+        if rated.due():
             jobs += self._claim_tasks(conn, free)
+        found = len(jobs)
         if self.limited and free > len(jobs):
             jobs += self._claim_limited(conn, free - len(jobs))
         rest = [q for q in self.queues if q not in self.limited]
         if rest and free > len(jobs):
             fast, newly_limited = self._claim_fast(conn, rest, free - len(jobs))
             jobs += fast
+            rated.after_fast(found, full=len(jobs) == free)
             if newly_limited:
                 self.limited = self.limited | newly_limited
                 if free > len(jobs):
@@ -250,7 +253,7 @@ class Claimer:
             "limit": limit,
             "worker": self.worker_id,
             "lease_s": self.lease_s,
-            "rate_tasks": self._rate_names,
+            "rate_tasks": self.rated.names,
         }
         if bounded:
             bounds = [self.bounds.get(q) for q in queues]
@@ -330,50 +333,19 @@ class Claimer:
 
 
     def _claim_tasks(self, conn: psycopg.Connection[Any], limit: int) -> list[JobRow]:
-        """Claim due jobs of the rate-limited tasks within their limits (one short
-        transaction that locks their task_limits rows). While every one of them is at its
-        limit, no statement runs until the first can start again."""
-        wait = self._tasks_blocked_until - time.monotonic()
-        if wait > 0:
-            self.throttled = True
-            self._retry_at(wait)
-            return []
-        names = self._rate_names
-        lock = {"tasks": names, "lock_timeout": LOCK_TIMEOUT}
-        rows: list[tuple[Any, ...]] = []
         for attempt in range(SERIAL_RACE_RETRIES + 1):
             try:
-                with conn.transaction():
-                    if len(conn.execute(query("claim_task_lock"), lock).fetchall()) < len(names):
-                        conn.execute(query("claim_task_ensure"), {"tasks": names})
-                        conn.execute(query("claim_task_lock"), lock)
-                    rows = conn.execute(
-                        query("claim_task"),
-                        {
-                            "tasks": names,
-                            "limits": [n for _, n, _ in self.rate_tasks],
-                            "periods": [p for _, _, p in self.rate_tasks],
-                            "queues": list(self.queues),
-                            "limit": limit,
-                            "worker": self.worker_id,
-                            "lease_s": self.lease_s,
-                        },
-                    ).fetchall()
+                rows = self.rated.claim(conn, limit)
                 break
             except pg_errors.UniqueViolation as exc:
                 if not _serial_race(exc) or attempt == SERIAL_RACE_RETRIES:
                     raise
-        jobs: list[JobRow] = []
-        waits: list[float] = []
-        for r in rows:
-            if r[0] is not None:
-                jobs.append(_row(r))
-                continue
+        jobs = [_row(r) for r in rows if r[0] is not None]
+        waits = [max(0.0, (r[9] - r[11]).total_seconds()) for r in rows if r[0] is None]
+        if waits:
             self.throttled = True
-            waits.append(max(0.0, (r[9] - r[11]).total_seconds()))
-            self._retry_at(waits[-1])
-        if len(waits) == len(names):  # all at their limits: no claim before the first frees
-            self._tasks_blocked_until = time.monotonic() + min(waits)
+            self._retry_at(min(waits))
+        self.rated.after_claim(waits)
         return jobs
 
 

@@ -143,6 +143,7 @@ def _task_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
         "periods": [60.0],
         "queues": ["default", "other"],
         "limit": BATCH,
+        "scan": BATCH,
         "worker": uuid.uuid4(),
         "lease_s": 60.0,
     }
