@@ -122,6 +122,19 @@ CREATE TABLE pgqueue.schedules (
   updated_at timestamp with time zone NOT NULL DEFAULT now()
 )
 
+-- table task_limits
+CREATE TABLE pgqueue.task_limits (
+  task text NOT NULL,
+  created_at timestamp with time zone NOT NULL DEFAULT now()
+)
+
+-- table task_starts
+CREATE TABLE pgqueue.task_starts (
+  task text NOT NULL,
+  started_at timestamp with time zone NOT NULL,
+  n integer NOT NULL
+)
+
 -- table workers
 CREATE TABLE pgqueue.workers (
   id uuid NOT NULL,
@@ -239,6 +252,12 @@ CHECK ((((char_length(task) >= 1) AND (char_length(task) <= 255)) AND (task ~ '^
 -- constraint schedules.schedules_trigger
 CHECK (((cron IS NULL) <> (interval_s IS NULL)))
 
+-- constraint task_limits.task_limits_pkey
+PRIMARY KEY (task)
+
+-- constraint task_starts.task_starts_n_positive
+CHECK ((n >= 1))
+
 -- constraint workers.workers_pkey
 PRIMARY KEY (id)
 
@@ -298,6 +317,12 @@ CREATE UNIQUE INDEX schedule_ticks_pkey ON pgqueue.schedule_ticks USING btree (s
 
 -- index schedules_pkey
 CREATE UNIQUE INDEX schedules_pkey ON pgqueue.schedules USING btree (name)
+
+-- index task_limits_pkey
+CREATE UNIQUE INDEX task_limits_pkey ON pgqueue.task_limits USING btree (task)
+
+-- index task_starts_idx
+CREATE INDEX task_starts_idx ON pgqueue.task_starts USING btree (task, started_at)
 
 -- index workers_pkey
 CREATE UNIQUE INDEX workers_pkey ON pgqueue.workers USING btree (id)
@@ -450,9 +475,13 @@ AS $function$
         IF current_setting('pgqueue.wake', true) = 'off' THEN
             RETURN NULL;
         END IF;
-        PERFORM pg_notify('pgqueue_jobs', q.queue)
-        FROM (SELECT DISTINCT queue FROM new_jobs
-              WHERE state = 'queued' AND run_at <= clock_timestamp()) AS q;
+        PERFORM pg_notify('pgqueue_jobs',
+                          CASE WHEN q.due THEN q.queue
+                               ELSE q.queue || ' ' || extract(epoch FROM q.run_at)::text END)
+        FROM (SELECT queue, run_at <= clock_timestamp() AS due, min(run_at) AS run_at
+              FROM new_jobs
+              WHERE state = 'queued'
+              GROUP BY 1, 2) AS q;
         RETURN NULL;
     END
     $function$

@@ -30,7 +30,9 @@ APP_SETTINGS: Final[Mapping[str, str]] = {
     "task_serializer": "nothing: arguments and results are JSON",
     "result_serializer": "nothing: arguments and results are JSON",
     "accept_content": "nothing: arguments and results are JSON",
-    "task_default_rate_limit": "app.queues.set_limits(queue, rate='10/m') (per queue)",
+    "task_default_rate_limit": (
+        "@app.task(rate_limit='10/m') per task, or app.queues.set_limits(queue, rate='10/m')"
+    ),
     "worker_concurrency": "pgqueue work --concurrency",
     "worker_prefetch_multiplier": "nothing: a worker claims only its free slots",
     "beat_schedule": "@app.periodic(cron=...) or app.add_schedule(...)",
@@ -49,7 +51,6 @@ TASK_OPTIONS: Final[Mapping[str, str]] = {
     "time_limit": "timeout",
     "soft_time_limit": "timeout",
     "ignore_result": "store_result=False",
-    "rate_limit": "a queue rate limit: app.queues.set_limits(queue, rate='10/m')",
     "acks_late": "nothing: a job whose worker dies always runs again (lease)",
     "serializer": "nothing: arguments and results are JSON",
     "expires": "expires= per call (apply_async / configure)",

@@ -169,41 +169,43 @@ def enqueue_one(
         if options.conn is None:
             quiet = _may_be_quiet(app, sql_params, key)
             with app.pool.connection() as pg:
-                job_id = _write_one(pg, sql_params, key, prepare=True)
+                job_id, run_at = _write_one(pg, sql_params, key, prepare=True)
             if quiet:  # committed: now its wake-up may be sent
-                app.wakeups.owe(sql_params["queue"])
+                app.wakeups.owe(sql_params["queue"], run_at)
         else:
-            job_id = _write_one(_conn.resolve(options.conn), sql_params, key)
+            job_id, _ = _write_one(_conn.resolve(options.conn), sql_params, key)
         _tracing.set_job_id(span, job_id)
         return Job(app, job_id)
 
 
 def _may_be_quiet(app: AppLike, sql_params: dict[str, Any], key: str | None) -> bool:
-    """Whether this autocommit enqueue skips its NOTIFY (sets ``wake``): only a job due
-    now, without a unique key, whose queue had a wake-up from this process within the
-    window (pgqueue._wake); the caller then owes the queue one after the commit."""
-    quiet = (
-        key is None
-        and sql_params["run_at"] is None
-        and not (sql_params["delay"] or 0) > 0
-        and app.wakeups.quiet(sql_params["queue"])
-    )
+    """Whether this autocommit enqueue skips its NOTIFY (sets ``wake``): only a job
+    without a unique key whose queue had a wake-up from this process within the window
+    (pgqueue._wake); the caller then owes the queue one after the commit (for a scheduled
+    job, one that names its run_at)."""
+    quiet = key is None and app.wakeups.quiet(sql_params["queue"])
     sql_params["wake"] = "off" if quiet else "on"
     return quiet
 
 
 def _write_one(
     pg: _conn.Conn, sql_params: dict[str, Any], key: str | None, prepare: bool | None = None
-) -> int:
-    """``prepare=True`` only on pgqueue's own pool, where it takes effect on direct
+) -> tuple[int, float | None]:
+    """The job's id and, for a job scheduled for later, its run_at (epoch seconds).
+    ``prepare=True`` only on pgqueue's own pool, where it takes effect on direct
     connections alone (pgqueue._db.prepare_if_direct); a caller's connection keeps its
     own prepare policy."""
     if key is None:
         row = pg.execute(query("enqueue"), sql_params, prepare=prepare).fetchone()
         assert row is not None
-        return int(row[0])
+        return int(row[0]), _scheduled_at(row)
     args, kwargs = sql_params.pop("args"), sql_params.pop("kwargs")
-    return insert_unique(pg, sql_params, [args], [kwargs], [key])[key]
+    return insert_unique(pg, sql_params, [args], [kwargs], [key])[key], None
+
+
+def _scheduled_at(row: Any) -> float | None:
+    """enqueue.sql's run_at column: epoch seconds if the job was inserted for later."""
+    return None if row[1] is None else float(row[1])
 
 
 async def enqueue_one_async(
@@ -221,26 +223,26 @@ async def enqueue_one_async(
             quiet = _may_be_quiet(app, sql_params, key)
             pool = await app.async_pool()
             async with pool.connection() as apg:
-                job_id = await _write_one_async(apg, sql_params, key, prepare=True)
+                job_id, run_at = await _write_one_async(apg, sql_params, key, prepare=True)
             if quiet:
-                app.wakeups.owe(sql_params["queue"])
+                app.wakeups.owe(sql_params["queue"], run_at)
         else:
             apg = await _conn.resolve_async(options.conn)
-            job_id = await _write_one_async(apg, sql_params, key)
+            job_id, _ = await _write_one_async(apg, sql_params, key)
         _tracing.set_job_id(span, job_id)
         return Job(app, job_id)
 
 
 async def _write_one_async(
     apg: _conn.AsyncConn, sql_params: dict[str, Any], key: str | None, prepare: bool | None = None
-) -> int:
+) -> tuple[int, float | None]:
     if key is None:
         cur = await apg.execute(query("enqueue"), sql_params, prepare=prepare)
         row = await cur.fetchone()
         assert row is not None
-        return int(row[0])
+        return int(row[0]), _scheduled_at(row)
     args, kwargs = sql_params.pop("args"), sql_params.pop("kwargs")
-    return (await insert_unique_async(apg, sql_params, [args], [kwargs], [key]))[key]
+    return (await insert_unique_async(apg, sql_params, [args], [kwargs], [key]))[key], None
 
 
 def build_row(

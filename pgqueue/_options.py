@@ -73,6 +73,11 @@ class TaskOptions:
     arguments returning the key. While a job holding a key is waiting, queued or
     running, enqueueing the same key returns that job instead of a new one."""
     tags: tuple[str, ...] = field(default_factory=tuple)
+    rate_limit: str | None = None
+    """At most this many starts of the task per period, across every worker: ``"10/s"``,
+    ``"600/m"``, ``"5/2h"`` (a sliding window, enforced in the database at claim time;
+    pgqueue/_sql/claim_task.sql). Every worker's app must register the same limit. In a
+    queue with a concurrency or rate limit of its own, the queue's limits apply instead."""
 
 
 @dataclass(frozen=True, slots=True)

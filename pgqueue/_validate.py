@@ -169,6 +169,14 @@ def validate_task_options(opts: TaskOptions) -> None:
     if opts.unique_key is not None and not callable(opts.unique_key):
         check_unique_key(opts.unique_key)
     check_tags(opts.tags)
+    if opts.rate_limit is not None:
+        if not isinstance(opts.rate_limit, str):
+            raise InvalidOption(
+                f"task {opts.name!r}: rate_limit must be a string such as '10/m', got {opts.rate_limit!r}"
+            )
+        from ._durations import parse_rate
+
+        parse_rate(opts.rate_limit)
     if opts.transactional and not opts.bind:
         raise InvalidOption(
             f"task {opts.name!r}: transactional=True needs bind=True, so that the task "

@@ -20,6 +20,9 @@ never waits: every job wakes the workers in its own commit. Only a denser stream
 coalesced, to one NOTIFY per queue and ``window``, and its quiet jobs wait at most
 ``window`` (plus one round trip) for theirs. With the defaults (4 ms, 8) that is up to
 250 wake-ups per second per queue and process, and a delay of at most 4 ms beyond them.
+A job scheduled for later (a delay, a ``run_at``) takes the same token: its wake-up
+(``"<queue> <epoch>"``, migration 0010) tells workers when to claim it. Quiet ones owe
+their queue the earliest such moment, sent the same way.
 A process that dies with a wake-up owed leaves those jobs to the workers' poll.
 Enqueues inside the caller's transaction (``conn=``), bulk enqueues and SQL inserts are
 never quiet: their commit is not pgqueue's to see.
@@ -29,6 +32,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import os
 import threading
 import time
@@ -66,13 +70,16 @@ class Wakeups:
         self._tokens: dict[str, tuple[float, float]] = {}
         """queue -> (tokens, monotonic time they were counted); a queue not here is full."""
         self._owed: set[str] = set()
+        """Queues owed a wake-up for jobs due now."""
+        self._owed_at: dict[str, float] = {}
+        """Queues owed a wake-up for scheduled jobs: the earliest run_at (epoch seconds)."""
         self._thread: threading.Thread | None = None
         self._conn: psycopg.Connection[tuple[object, ...]] | None = None
         self._stopping = False
         self._pid = os.getpid()
         self._exit_hook = False
         self.sent = 0
-        """Trailing wake-ups sent by this process (one per queue per send)."""
+        """Trailing wake-ups sent by this process (one per payload)."""
         _LIVE.add(self)
 
     def _available(self, queue: str, now: float) -> float:
@@ -96,8 +103,9 @@ class Wakeups:
                 return False
             return True
 
-    def owe(self, queue: str) -> None:
-        """A quiet insert into ``queue`` committed: wake its workers within the window."""
+    def owe(self, queue: str, run_at: float | None = None) -> None:
+        """A quiet insert into ``queue`` committed: wake its workers within the window.
+        ``run_at``: the job is scheduled for that moment (epoch seconds, database clock)."""
         with self._cond:
             if self._thread is None or not self._thread.is_alive():
                 self._stopping = False
@@ -106,9 +114,14 @@ class Wakeups:
                 if not self._exit_hook:
                     atexit.register(self.flush)
                     self._exit_hook = True
-            elif queue in self._owed:
+            elif run_at is None and queue in self._owed:
                 return  # the sender already waits for this queue's turn
-            self._owed.add(queue)
+            elif run_at is not None and self._owed_at.get(queue, math.inf) <= run_at:
+                return  # an earlier moment is owed: workers look further from there
+            if run_at is None:
+                self._owed.add(queue)
+            else:
+                self._owed_at[queue] = run_at
             self._cond.notify()
 
     def flush(self) -> None:
@@ -123,46 +136,67 @@ class Wakeups:
         if thread is not None and thread is not threading.current_thread():
             thread.join(JOIN_TIMEOUT_S)
         with self._cond:
-            owed = sorted(self._owed)
-            self._owed.clear()
+            owed = self._take_owed(set(self._owed) | set(self._owed_at))
             self._thread = None
         if owed:
             self._send(owed)
         self._close()
 
+    def _take_owed(self, queues: set[str]) -> list[str]:
+        """The payloads owed to ``queues``, no longer owed (called with the lock held)."""
+        payloads: list[str] = []
+        for q in sorted(queues):
+            if q in self._owed:
+                self._owed.discard(q)
+                payloads.append(q)
+            at = self._owed_at.pop(q, None)
+            if at is not None:
+                payloads.append(f"{q} {at!r}")
+        return payloads
+
+    def _owe_again(self, payloads: list[str]) -> None:
+        """Payloads whose send failed are owed again (called with the lock held)."""
+        for p in payloads:
+            q, _, at = p.partition(" ")
+            if not at:
+                self._owed.add(q)
+            else:
+                self._owed_at[q] = min(float(at), self._owed_at.get(q, math.inf))
+
     # --- the sender thread ------------------------------------------------------------
     def _run(self) -> None:
         while True:
             with self._cond:
-                while not self._owed and not self._stopping:
+                while not (self._owed or self._owed_at) and not self._stopping:
                     self._cond.wait()
                 if self._stopping:
                     return  # flush() sends what is left
                 now = time.monotonic()
-                ready = sorted(q for q in self._owed if self._available(q, now) >= 1.0)
+                owed = self._owed | self._owed_at.keys()
+                ready = {q for q in owed if self._available(q, now) >= 1.0}
                 if not ready:
-                    short = min(1.0 - self._available(q, now) for q in self._owed)
+                    short = min(1.0 - self._available(q, now) for q in owed)
                     self._cond.wait(short * self.window_s)
                     continue
-                self._owed.difference_update(ready)
+                payloads = self._take_owed(ready)
                 for q in ready:
                     self._take(q, now)
-            if not self._send(ready):
+            if not self._send(payloads):
                 with self._cond:
-                    self._owed.update(ready)
+                    self._owe_again(payloads)
                     for q in ready:  # try again RETRY_S from now
                         self._tokens[q] = (1.0 - RETRY_S / self.window_s, time.monotonic())
 
-    def _send(self, queues: list[str]) -> bool:
+    def _send(self, payloads: list[str]) -> bool:
         try:
             if self._conn is None or self._conn.closed:
                 self._conn = _db.connect(self._dsn_factory(), application_name="pgqueue-wakeups")
-            self._conn.execute(SEND_SQL, (NOTIFY_CHANNEL, queues))
+            self._conn.execute(SEND_SQL, (NOTIFY_CHANNEL, payloads))
         except Exception as exc:  # the sender must outlive any failure; the poll is the net
-            log.warning("could not send a wake-up for queue(s) %s (%s); workers will poll", queues, exc)
+            log.warning("could not send wake-up(s) %s (%s); workers will poll", payloads, exc)
             self._close()
             return False
-        self.sent += len(queues)
+        self.sent += len(payloads)
         return True
 
     def _close(self) -> None:
@@ -180,6 +214,7 @@ class Wakeups:
         self._conn = None
         self._thread = None
         self._owed.clear()
+        self._owed_at.clear()
         self._tokens.clear()
         self._stopping = False
         self._pid = os.getpid()

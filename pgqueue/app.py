@@ -166,6 +166,7 @@ class App:
         backoff: BackoffFn | None = None,
         unique_key: str | UniqueKeyFn | None = None,
         tags: Sequence[str] = (),
+        rate_limit: str | None = None,
     ) -> Callable[[Callable[Concatenate[Context, P], R]], Task[P, R]]: ...
 
     @overload
@@ -189,6 +190,7 @@ class App:
         backoff: BackoffFn | None = None,
         unique_key: str | UniqueKeyFn | None = None,
         tags: Sequence[str] = (),
+        rate_limit: str | None = None,
     ) -> Callable[[Callable[P, R]], Task[P, R]]: ...
 
     def task(self, fn: Callable[P, R] | None = None, /, **options: Any) -> Any:  # type: ignore[misc]

@@ -143,6 +143,26 @@ queue_starts = Table(
 )
 """Rate-limit log: starts of rate-limited queues over the last period (migration 0004)."""
 
+task_limits = Table(
+    "task_limits",
+    metadata,
+    Column("task", Text, primary_key=True),
+    Column("created_at", TIMESTAMPTZ, nullable=False, server_default=text("now()")),
+)
+"""One row per rate-limited task: the claims of its jobs lock it, so they take turns
+across every worker (migration 0010). The limit itself is the task's ``rate_limit``."""
+
+task_starts = Table(
+    "task_starts",
+    metadata,
+    Column("task", Text, nullable=False),
+    Column("started_at", TIMESTAMPTZ, nullable=False),
+    Column("n", Integer, nullable=False),
+    CheckConstraint("n >= 1", name="task_starts_n_positive"),
+    Index("task_starts_idx", "task", "started_at"),
+)
+"""Rate-limit log: starts of rate-limited tasks over their last period (migration 0010)."""
+
 workers = Table(
     "workers",
     metadata,
@@ -252,5 +272,7 @@ __all__ = [
     "queues",
     "schedule_ticks",
     "schedules",
+    "task_limits",
+    "task_starts",
     "workers",
 ]

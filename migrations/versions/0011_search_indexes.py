@@ -1,7 +1,7 @@
 """Indexes for the dashboard's search over finished jobs (issue 21).
 
 Revision ID: 0011
-Revises: 0009
+Revises: 0010
 Create Date: 2026-12-04
 
 - ``jobs_args_search_idx``: GIN (default ``jsonb_ops``) over ``args || kwargs`` of
@@ -30,7 +30,7 @@ from alembic import op
 from sqlalchemy import text
 
 revision = "0011"
-down_revision = "0009"
+down_revision = "0010"
 branch_labels = None
 depends_on = None
 

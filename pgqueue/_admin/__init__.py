@@ -7,10 +7,10 @@ methods and ``App.queues`` all delegate here. Every function takes the
 
 from __future__ import annotations
 
+from .._durations import parse_duration, parse_rate
 from .._settings import Retention
 from .bulk import BulkResult, run_bulk
 from .control import CONTROL_CHANNEL
-from .durations import parse_duration, parse_rate
 from .jobs import (
     SCHEDULED,
     CancelOutcome,

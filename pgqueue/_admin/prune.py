@@ -28,6 +28,39 @@ LOCK_TIMEOUT_S = 1.0
 RETENTION_MAX_BATCHES = 20
 
 
+def parse_retention(text: str, base: Retention | None = None) -> Retention:
+    """``"7d"`` (every finished state), or per state ``"succeeded=1d,dead=30d"``
+    (states not named keep ``base``'s age, default :class:`Retention`'s); ``never``
+    keeps a state for ever. Raises InvalidOption naming what was wrong."""
+    from .._durations import parse_duration
+
+    start = base if base is not None else Retention()
+    ages: dict[str, timedelta | None] = {
+        "succeeded": start.succeeded, "cancelled": start.cancelled, "dead": start.dead
+    }
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if not parts:
+        raise InvalidOption("retention is empty; write an age such as 7d, or e.g. succeeded=1d,dead=30d")
+
+    def age(value: str) -> timedelta | None:
+        return None if value.strip().lower() == "never" else parse_duration(value)
+
+    if len(parts) == 1 and "=" not in parts[0]:
+        one = age(parts[0])
+        return Retention(succeeded=one, cancelled=one, dead=one)
+    for part in parts:
+        state, sep, value = part.partition("=")
+        state = state.strip()
+        if not sep or state not in ages:
+            raise InvalidOption(
+                f"retention part {part!r} is not understood; write STATE=AGE with STATE one of "
+                "succeeded, cancelled, dead (e.g. succeeded=1d,dead=30d), or one age for all"
+            )
+        ages[state] = age(value)
+    return Retention(**ages)
+
+
+
 @dataclass(slots=True)
 class PruneResult:
     """Rows deleted (or, in a dry run, that would be) per state; ``complete`` is False

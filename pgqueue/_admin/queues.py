@@ -7,11 +7,11 @@ from typing import TYPE_CHECKING, Any, Final
 
 from psycopg.rows import dict_row
 
+from .._durations import parse_rate
 from .._settings import check_name
 from .._sql import query
 from ..errors import InvalidOption
 from . import control
-from .durations import parse_rate
 
 if TYPE_CHECKING:
     from .._types import AppLike

@@ -1,7 +1,7 @@
 """``pgqueue bench``: the built-in benchmark.
 
 Scenarios (see docs/benchmarks.md): enqueue-bulk, enqueue-single, drain, ceiling, history,
-retries, latency, held-xmin, idle. Each records jobs/s and, where it applies, latency
+retries, latency, scheduled-lateness, held-xmin, idle. Each records jobs/s and, where it applies, latency
 percentiles, plus counters that do not depend on the hardware: commits per job, WAL bytes
 per job, statements per job (when ``pg_stat_statements`` is loaded; else n/a). Workers
 are real ``pgqueue work`` processes serving :mod:`pgqueue._bench.tasks`.

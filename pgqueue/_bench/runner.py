@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
-from . import drain, enqueue, latency, search, xmin
+from . import drain, enqueue, latency, lateness, search, xmin
 from .db import Probe
 from .report import Result
 
@@ -25,6 +25,7 @@ class Profile:
     concurrencies: tuple[int | None, ...]
     latency_rate: float
     latency_s: float
+    lateness_s: float
     poll_interval: float
     history_rows: int
     growth_backlogs: tuple[int, ...]
@@ -46,6 +47,7 @@ FULL = Profile(
     concurrencies=(None, 200),
     latency_rate=20.0,
     latency_s=8.0,
+    lateness_s=8.0,
     poll_interval=1.0,
     history_rows=1_000_000,
     growth_backlogs=(10_000, 100_000, 1_000_000),
@@ -65,6 +67,7 @@ QUICK = Profile(
     concurrencies=(None, 200),
     latency_rate=20.0,
     latency_s=2.0,
+    lateness_s=2.0,
     poll_interval=1.0,
     history_rows=100_000,
     growth_backlogs=(10_000, 100_000),
@@ -87,14 +90,18 @@ SCENARIOS = (
     "retries",
     "drain-transactional",
     "latency",
+    "scheduled-lateness",
     "held-xmin",
     "idle",
     "search",
 )
 
 
-def run(dsn: str, profile: Profile, only: tuple[str, ...], console: Console) -> list[Result]:
-    """Run the scenarios named in ``only`` (all when empty) in the database ``dsn``."""
+def run(
+    dsn: str, profile: Profile, only: tuple[str, ...], console: Console, *, long_delay: float | None = None
+) -> list[Result]:
+    """Run the scenarios named in ``only`` (all when empty) in the database ``dsn``;
+    ``long_delay`` (s) adds a stream that long to ``scheduled-lateness``."""
     wanted = set(only or SCENARIOS)
     results: list[Result] = []
     probe = Probe(dsn)
@@ -165,6 +172,10 @@ def run(dsn: str, profile: Profile, only: tuple[str, ...], console: Console) -> 
                     probe, p.latency_rate, p.latency_s, listen=False, poll_interval=p.poll_interval
                 ),
             ],
+        )
+        step(
+            "scheduled-lateness",
+            lambda: lateness.sweep(probe, lateness.streams(p.lateness_s, p is QUICK, long_delay)),
         )
         step(
             "held-xmin",

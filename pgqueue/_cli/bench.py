@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 
@@ -24,6 +25,12 @@ def register(app: typer.Typer) -> None:
         scenarios: str | None = typer.Option(
             None, "--scenario", "-s", help="Comma-separated scenarios to run (default: all)."
         ),
+        long_delay: float = typer.Option(
+            0.0,
+            "--long-delay",
+            help="Seconds: scheduled-lateness also measures jobs delayed this long "
+            "(one a second for a minute; the run waits for them).",
+        ),
         in_place: bool = typer.Option(
             False,
             "--in-place",
@@ -44,15 +51,21 @@ def register(app: typer.Typer) -> None:
         unknown = [s for s in scenario if s not in _bench.SCENARIOS]
         if unknown:
             common.fail(f"unknown scenario {unknown[0]!r}; choose from {', '.join(_bench.SCENARIOS)}", 2)
+        if not math.isfinite(long_delay) or long_delay < 0:
+            common.fail(f"--long-delay must be a number of seconds >= 0, got {long_delay!r}", 2)
         server = dsn or common.state(ctx).resolve()
         profile = _bench.QUICK if quick else _bench.FULL
         started = time.monotonic()
         if in_place:
             _check_empty(server)
-            results = _bench.run(server, profile, scenario, output.markup_console())
+            results = _bench.run(
+                server, profile, scenario, output.markup_console(), long_delay=long_delay or None
+            )
         else:
             with Scratch(server) as scratch_dsn:
-                results = _bench.run(scratch_dsn, profile, scenario, output.markup_console())
+                results = _bench.run(
+                    scratch_dsn, profile, scenario, output.markup_console(), long_delay=long_delay or None
+                )
         elapsed = time.monotonic() - started
         title = f"pgqueue bench ({'quick' if quick else 'full'}), {elapsed:.0f}s"
         _bench.print_table(results, title, output.console)

@@ -6,7 +6,7 @@ import typer
 
 from .. import _dsn
 from .._admin.doctor import OK, Limits, run_doctor
-from .._admin.durations import parse_duration
+from .._durations import parse_duration
 from . import output
 from .common import emit_json, open_app
 

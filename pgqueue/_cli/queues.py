@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import typer
 
-from .._admin.durations import format_rate, parse_rate
 from .._admin.queues import KEEP
+from .._durations import format_rate, parse_rate
 from ..errors import InvalidOption
 from . import bulk, common, output
 from .common import emit_json, open_app, table

@@ -9,9 +9,11 @@ import sys
 import typer
 
 from .. import _logging
+from .._admin.prune import parse_retention
+from .._settings import Retention
 from .._worker.config import default
 from .._worker.producer import UNKNOWN_TASKS
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, PgQueueError
 from . import common
 
 
@@ -98,6 +100,14 @@ def register(app: typer.Typer) -> None:
             help="A job whose task the app does not register: wait (hand it back untouched "
             "for a worker that knows it) or fail (an attempt that fails with UnknownTask).",
         ),
+        retention: str | None = typer.Option(
+            None,
+            "--retention",
+            help="How long finished jobs are kept before this worker's maintenance prunes them: "
+            "one age for every finished state (7d, 12h), or per state (succeeded=1d,dead=30d; "
+            "'never' keeps a state), or 'off' (this worker does not prune). Default: the "
+            "app's retention_*_s settings (succeeded and cancelled 7d, dead 30d).",
+        ),
         log_level: str = typer.Option("INFO", "--log-level", help="DEBUG shows every job state change."),
         log_format: str = typer.Option("text", "--log-format", help="text, or json (one object per line)."),
         metrics_port: int | None = typer.Option(
@@ -121,6 +131,7 @@ def register(app: typer.Typer) -> None:
             common.fail(
                 f"--unknown-tasks (PGQUEUE_UNKNOWN_TASKS) must be wait or fail, got {unknown_tasks!r}", 2
             )
+        prune, policy = _retention(retention)
         dsn = common.state(ctx).resolve()
         if processes > 1:
             from .._worker.supervisor import Supervisor
@@ -140,6 +151,7 @@ def register(app: typer.Typer) -> None:
                 ("--heartbeat-interval", heartbeat_interval),
                 ("--rescue-interval", rescue_interval),
                 ("--unknown-tasks", unknown_tasks),
+                ("--retention", retention),
                 ("--log-level", log_level),
                 ("--log-format", log_format),
             ):
@@ -157,8 +169,11 @@ def register(app: typer.Typer) -> None:
         from .._worker import Worker
         from .._worker.supervisor import parent_pid_from_env, worker_id_from_env
 
+        app = load_app(app_spec)
+        if policy is not None and retention is not None:
+            policy = _retention_for(retention, app)  # states not named: the app's ages
         worker = Worker(
-            load_app(app_spec),  # type: ignore[arg-type]
+            app,  # type: ignore[arg-type]
             dsn=dsn,
             queues=[q.strip() for q in queues.split(",") if q.strip()] if queues else None,
             concurrency=concurrency,
@@ -171,6 +186,8 @@ def register(app: typer.Typer) -> None:
             lease=lease,
             heartbeat_interval=heartbeat_interval,
             rescue_interval=rescue_interval,
+            retention=prune,
+            retention_policy=policy,
             listen=listen,
             listen_dsn=listen_dsn,
             unknown_tasks=unknown_tasks,
@@ -191,6 +208,26 @@ def register(app: typer.Typer) -> None:
         finally:
             if server is not None:
                 server.close()
+
+
+def _retention(text: str | None) -> tuple[bool, Retention | None]:
+    """``--retention``: (whether to prune, the policy or None for the app's); exits with
+    a one-sentence error for a bad value."""
+    if text is None:
+        return True, None
+    if text.strip().lower() == "off":
+        return False, None
+    try:
+        return True, parse_retention(text)
+    except PgQueueError as exc:
+        common.fail(f"--retention: {exc}", 2)
+        raise  # not reached: fail() exits
+
+
+def _retention_for(text: str, app: object) -> Retention:
+    """The policy with states the option does not name kept at the app's ages."""
+    base = getattr(app, "retention", None)
+    return parse_retention(text, base if isinstance(base, Retention) else None)
 
 
 def _supervise_with_metrics(

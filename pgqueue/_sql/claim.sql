@@ -25,6 +25,9 @@
 -- unique index jobs_serial_running_idx turns a race this snapshot cannot see into a
 -- unique violation; the caller retries.
 --
+-- Rate-limited tasks: jobs of %(rate_tasks)s (this worker's tasks with a rate_limit) are
+-- left to the task-limited claim (claim_task_lock.sql + claim_task.sql). A worker without
+-- such tasks passes an empty array: the test is true for every row, the plan unchanged.
 -- Expiry: a picked job whose expires_at has passed is ended here instead of started
 -- (state 'cancelled', an errors entry of type pgqueue.JobExpired, attempt not counted),
 -- in the same UPDATE so it costs nothing extra; the final SELECT returns only the rows
@@ -51,6 +54,7 @@ WITH settings AS (
           AND j.queue = served.name
           AND j.run_at <= now()
           AND (j.serial_key IS NULL OR pgqueue.serial_turn(j.serial_key, j.id))
+          AND j.task <> ALL (%(rate_tasks)s::text[])
         ORDER BY j.priority DESC, j.run_at, j.id
         LIMIT %(limit)s
         FOR UPDATE SKIP LOCKED

@@ -17,6 +17,9 @@
 -- when it has enough, so branch 2 starts (and locks anything) only when branch 1 ran dry;
 -- each branch has its own FOR UPDATE SKIP LOCKED. Serial keys, pause and limits as in
 -- claim.sql (a limited queue comes back as a marker row).
+-- Rate-limited tasks: jobs of %(rate_tasks)s (this worker's tasks with a rate_limit) are
+-- left to the task-limited claim (claim_task_lock.sql + claim_task.sql). A worker without
+-- such tasks passes an empty array: the test is true for every row, the plan unchanged.
 -- Expiry as in claim.sql: a picked job whose expires_at has passed is ended here instead of started
 -- (cancelled, pgqueue.JobExpired); only running rows are returned.
 -- The UPDATE finds the picked rows as claim.sql does (the probe shape).
@@ -53,6 +56,7 @@ WITH settings AS (
            AND (j.run_at, j.id) >= (served.b_run_at, served.b_id)
            AND j.run_at <= now()
            AND (j.serial_key IS NULL OR pgqueue.serial_turn(j.serial_key, j.id))
+           AND j.task <> ALL (%(rate_tasks)s::text[])
          ORDER BY j.priority DESC, j.run_at, j.id
          LIMIT %(limit)s
          FOR UPDATE SKIP LOCKED) AS at_bound
@@ -65,7 +69,7 @@ WITH settings AS (
            AND j.priority < served.b_priority
            AND j.run_at <= now()
            AND (j.serial_key IS NULL OR pgqueue.serial_turn(j.serial_key, j.id))
-         ORDER BY j.priority DESC, j.run_at, j.id
+           AND j.task <> ALL (%(rate_tasks)s::text[])
          LIMIT %(limit)s
          FOR UPDATE SKIP LOCKED) AS below
         LIMIT %(limit)s

@@ -8,6 +8,8 @@
 -- trace: the enqueue span's context while OpenTelemetry tracing is on, else NULL.
 -- expires_at: explicit, else %(expires_in)s seconds from this statement (database clock),
 -- else NULL (never expires).
+-- Returns the id and, for a job inserted for later, its run_at as epoch seconds (a quiet
+-- insert owes its queue a wake-up that names that moment: pgqueue._wake).
 INSERT INTO pgqueue.jobs (queue, task, args, kwargs, priority, max_attempts, run_at, tags,
                           serial_key, trace, expires_at)
 SELECT %(queue)s, %(task)s, %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s::smallint,
@@ -20,4 +22,4 @@ SELECT %(queue)s, %(task)s, %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s::sm
                 statement_timestamp() + make_interval(secs => %(expires_in)s::float8))
 FROM (SELECT set_config('pgqueue.wake', %(wake)s::text, true) AS wake) AS hint
 WHERE hint.wake IS NOT NULL
-RETURNING id
+RETURNING id, CASE WHEN run_at > statement_timestamp() THEN extract(epoch FROM run_at)::float8 END

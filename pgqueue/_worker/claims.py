@@ -1,4 +1,4 @@
-"""The producer's queries: claim due jobs in batches, and find when the next one is due.
+"""The producer's queries: claim due jobs in batches.
 
 Two claims, chosen per queue. Queues without limits take the fast claim (claim.sql):
 one autocommit statement, ``FOR UPDATE SKIP LOCKED``, no lock on any shared row.
@@ -37,6 +37,7 @@ from psycopg import errors as pg_errors
 from .._sql import query
 from ..job import JobRow, JobState
 from . import timing
+from .rated import TaskLimits
 
 LIMITED_RECHECK_S: Final = 1.0
 """A queue at its concurrency limit with due jobs is claimed again after this long:
@@ -47,6 +48,7 @@ holding one makes the claim fail and be retried, not hang)."""
 SERIAL_RACE_RETRIES: Final = 3
 """Claims retried at once after losing a serial-key race (jobs_serial_running_idx)."""
 SERIAL_INDEX: Final = "jobs_serial_running_idx"
+
 FULL_SHARE: Final = 0.1
 """While bounded claims are on, a full claim runs at the latest ``full_s / FULL_SHARE``
 seconds after the previous one ended, so full claims take about this share of the time."""
@@ -177,9 +179,13 @@ class Claimer:
         lease_s: float,
         *,
         pace: ClaimPace | None = None,
+        rate_tasks: Sequence[tuple[str, int, float]] = (),
     ) -> None:
         self.worker_id = worker_id
         self.queues = tuple(queues)
+        self.rated = TaskLimits(rate_tasks, self.queues, worker_id, lease_s)
+        """The app's tasks with a ``rate_limit``: their jobs are claimed only by the
+        task-limited claim (pgqueue._worker.rated)."""
         self.lease_s = lease_s
         self.limited: frozenset[str] = frozenset()
         self.retry_in: float | None = None
@@ -200,12 +206,17 @@ class Claimer:
         self.retry_in = None
         self.throttled = False
         jobs: list[JobRow] = []
-        if self.limited:
-            jobs += self._claim_limited(conn, free)
+        rated = self.rated
+        if rated.due():
+            jobs += self._claim_tasks(conn, free)
+        found = len(jobs)
+        if self.limited and free > len(jobs):
+            jobs += self._claim_limited(conn, free - len(jobs))
         rest = [q for q in self.queues if q not in self.limited]
         if rest and free > len(jobs):
             fast, newly_limited = self._claim_fast(conn, rest, free - len(jobs))
             jobs += fast
+            rated.after_fast(found, full=len(jobs) == free)
             if newly_limited:
                 self.limited = self.limited | newly_limited
                 if free > len(jobs):
@@ -243,6 +254,7 @@ class Claimer:
             "limit": limit,
             "worker": self.worker_id,
             "lease_s": self.lease_s,
+            "rate_tasks": self.rated.names,
         }
         if bounded:
             bounds = [self.bounds.get(q) for q in queues]
@@ -322,6 +334,23 @@ class Claimer:
         return jobs
 
 
+    def _claim_tasks(self, conn: psycopg.Connection[Any], limit: int) -> list[JobRow]:
+        for attempt in range(SERIAL_RACE_RETRIES + 1):
+            try:
+                rows = self.rated.claim(conn, limit)
+                break
+            except pg_errors.UniqueViolation as exc:
+                if not _serial_race(exc) or attempt == SERIAL_RACE_RETRIES:
+                    raise
+        jobs = [_row(r) for r in rows if r[0] is not None]
+        waits = [max(0.0, (r[9] - r[11]).total_seconds()) for r in rows if r[0] is None]
+        if waits:
+            self.throttled = True
+            self._retry_at(min(waits))
+        self.rated.after_claim(waits)
+        return jobs
+
+
 def claim(
     conn: psycopg.Connection[Any],
     worker_id: uuid.UUID,
@@ -343,12 +372,3 @@ def claim_job(
     ).fetchone()
     return None if values is None else _row(values)
 
-
-def next_due(
-    conn: psycopg.Connection[Any], queues: Sequence[str], tasks: Sequence[str] | None = None
-) -> float | None:
-    """Seconds until the earliest scheduled job of ``queues`` (and of ``tasks``, unless
-    None) is due (None: none is)."""
-    params = {"queues": list(queues), "tasks": None if tasks is None else list(tasks)}
-    values = conn.execute(query("next_due"), params).fetchone()
-    return None if values is None or values[0] is None else max(0.0, float(values[0]))

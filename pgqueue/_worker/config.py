@@ -7,7 +7,7 @@ of the services (each with its named defaults beside the service that uses it).
 from __future__ import annotations
 
 from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from .._maintenance.config import (
     HISTORY_INTERVAL_S,
@@ -21,6 +21,9 @@ from .executor_config import CONCURRENCY, POOL, ExecutorConfig
 from .heartbeat import HEARTBEAT_INTERVAL_S, LEASE_S, HeartbeatConfig
 from .notifier import NotifierConfig
 from .producer import POLL_INTERVAL_S, ProducerConfig
+
+if TYPE_CHECKING:
+    from .._settings import Retention
 
 __all__ = [
     "CONCURRENCY",
@@ -77,6 +80,9 @@ class WorkerConfig:
     """Take part in keeping the dashboard's history (pgqueue.dashboard.history: finished jobs
     per minute and hour, queue depth per minute; one process per tick)."""
     history_interval: float = HISTORY_INTERVAL_S
+    retention_policy: Retention | None = None
+    """How long finished jobs are kept (None: the App's ``retention_*_s`` settings,
+    ``app.retention``); ``pgqueue work --retention``."""
     stop_when_idle: bool = False
     """Stop once no job this worker can run is due or scheduled for later and nothing runs
     (jobs of tasks its app does not register are not its work: it hands them back and
@@ -135,6 +141,7 @@ class WorkerConfig:
             rescue=self.rescue,
             rescue_interval=self.rescue_interval,
             retention=self.retention,
+            retention_policy=self.retention_policy,
             cron=self.cron,
             history=self.history,
             history_interval=self.history_interval,

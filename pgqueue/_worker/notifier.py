@@ -3,7 +3,9 @@ its messages mean.
 
 A NOTIFY for one of the worker's queues tells the producer jobs may be due; while the
 producer is parked the claim runs right here, on the listener's thread and connection
-(:meth:`~.producer.Producer.claim_on`). A control message (:mod:`.messages`) cancels a
+(:meth:`~.producer.Producer.claim_on`). One that announces a job scheduled for later
+(payload ``"<queue> <epoch>"``, migration 0010) sets the producer's due-time timer
+(:meth:`~.producer.Producer.scheduled`) without a query. A control message (:mod:`.messages`) cancels a
 job this worker runs, or makes it claim again at once after a pause, resume or limits
 change of one of its queues.
 """
@@ -19,6 +21,7 @@ import psycopg
 
 from ..errors import ConfigurationError
 from . import pooled
+from .due import parse_wake
 from .listener import Listener
 from .messages import Cancel, QueueChanged, parse_control
 from .producer import ClaimedOn
@@ -56,6 +59,7 @@ class Notifier(Service):
         wake: Wake,
         claim_on: Callable[[psycopg.Connection[Any]], ClaimedOn],
         cancel_job: Callable[[int], None],
+        scheduled: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__()
         self.config = config
@@ -63,6 +67,7 @@ class Notifier(Service):
         self._wake = wake
         self._claim_on = claim_on
         self._cancel_job = cancel_job
+        self._scheduled = scheduled if scheduled is not None else (lambda _at: wake.want_probe())
         self.claims_here = True
         """Off for good after a claim failed on this connection other than by losing it
         (e.g. a ``listen_dsn`` role without the claim's grants)."""
@@ -96,8 +101,19 @@ class Notifier(Service):
         """A NOTIFY (None: after a (re)connect, notifications may have been missed).
         True asks the listener to claim on its connection."""
         claim = False
-        if payload is None or payload in self.queues:
-            claim = self._wake.notified(claim_here=payload is not None and self.claims_here)
+        if payload is None:
+            # Notifications may have been missed: claim, and look for the next scheduled job.
+            self._wake.want_probe()
+            self._wake.notified()
+        elif payload in self.queues:
+            claim = self._wake.notified(claim_here=self.claims_here)
+        else:
+            queue, run_at = parse_wake(payload)
+            if queue in self.queues:
+                if run_at is None:
+                    claim = self._wake.notified(claim_here=self.claims_here)
+                else:
+                    self._scheduled(run_at)
         if not claim:
             self._ran()  # test signal: this notification is handled (the producer was woken)
         return claim

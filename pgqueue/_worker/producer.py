@@ -24,11 +24,13 @@ from typing import TYPE_CHECKING, Any, Final
 import psycopg
 
 from .. import _tracing
+from .._durations import parse_rate
 from .._sql import query
 from ..errors import ConfigurationError
 from ..job import JobRow
 from . import claims
 from .deadline import POOL_BLOCK_DEADLINE_S, WATCHDOG
+from .due import DbClock, next_due
 from .execution import Execution
 from .executor import Executor
 from .reporter import Reporter
@@ -46,6 +48,10 @@ BATCH_WAIT_S: Final = 0.005
 """With a backlog, how long a claim may wait for half the slots to be free."""
 DB_RETRY_S = (0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 """Back-off between failed claims."""
+FIRE_LAG_S: Final = 0.0005
+"""A timer set from a scheduled wake-up fires this long after the job's run_at: the clock
+estimate (pgqueue/_worker/due.py) may be off by half a round trip, and a claim sent a
+hair before run_at comes back short (costing a probe and another claim)."""
 UNKNOWN_TASKS: Final = "wait"
 """What a worker does with a claimed job whose task its app does not register: ``wait``
 hands it back untouched (attempt refunded) for a worker that knows the task; ``fail``
@@ -133,7 +139,12 @@ class Producer(Service):
         self._reporter = reporter
         self._claim_lock = threading.Lock()
         self._batch_min = wake.batch_min
-        self.claimer = claims.Claimer(worker_id, queues, lease_s)
+        rated = [(n, *parse_rate(t.options.rate_limit)) for n, t in app.tasks.items() if t.options.rate_limit]
+        self.claimer = claims.Claimer(worker_id, queues, lease_s, rate_tasks=rated)
+        self.clock = DbClock()
+        """The database's clock, sampled by each probe of the next due time."""
+        self.probes = 0
+        """Probes of the next due time run so far."""
         self._unknown_logged: dict[str, float] = {}
         self.unknown_handed_back = 0
         """Jobs of tasks this worker does not know, handed back untouched so far."""
@@ -151,8 +162,8 @@ class Producer(Service):
         cfg = self.config
         wake = self.wake
         executor = self._executor
-        backlog = True  # claim once at start
-        timer_claim = True
+        backlog = True  # claim once at start ...
+        probe = True  # ... after a look for the next scheduled job
         next_poll = time.monotonic() + cfg.poll_interval
         failures = 0
         while not wake.stopping:
@@ -160,9 +171,10 @@ class Producer(Service):
             poll_due = now >= next_poll
             timer_due = wake.is_due(now)
             notified, freed = wake.pending()
+            probe = wake.take_probe() or probe
             # A limit held due jobs back: a job of ours finishing frees room, claim again.
             freed = freed and (cfg.stop_when_idle or self.claimer.throttled)
-            if not (backlog or notified or poll_due or timer_due or freed):
+            if not (backlog or notified or poll_due or timer_due or freed or probe):
                 wake.sleep(next_poll)
                 continue
             wake.set_full(True)  # before the check: a slot freed in between still wakes us
@@ -174,15 +186,25 @@ class Producer(Service):
                 wake.clear_due()
             if poll_due:
                 next_poll = now + cfg.poll_interval
-            timer_claim = timer_claim or poll_due or timer_due
+            probe = probe or poll_due or timer_due
             try:
+                # Nothing held before a probe: every retry this worker wrote is committed, so
+                # the probe sees it (a write landing after the probe would otherwise let a
+                # stop_when_idle worker stop with its own retry still to run).
+                held_before = executor.holding
+                if probe:
+                    # Before the claim, not after: a job that comes due between the two
+                    # is the claim's, where after it, it would be neither's (the probe
+                    # looks past now(), and firing the timer forgot what it knew).
+                    self._schedule_next_due()
+                    probe = False
+                    probed = True
+                else:
+                    probed = False
                 jobs, free = self._claim_round(backlog)
                 short = len(jobs) < free
-                # Nothing held before the probe: every retry this worker wrote is committed,
-                # so the probe sees it (checked after it, a write landing in between would
-                # let a stop_when_idle worker stop with its own retry still to run).
-                held_before = executor.holding
-                if short and (timer_claim or cfg.stop_when_idle):
+                if short and cfg.stop_when_idle and not probed:
+                    held_before = executor.holding
                     self._schedule_next_due()
                 failures = 0
             except psycopg.Error as exc:
@@ -195,7 +217,6 @@ class Producer(Service):
             finally:
                 self._ran()
             backlog = not short
-            timer_claim = False
             if cfg.stop_when_idle and short and held_before == 0 and self.idle():
                 log.info("no job due or scheduled and none running: stopping (stop_when_idle)")
                 break
@@ -340,12 +361,23 @@ class Producer(Service):
         if delays and not cfg.stop_when_idle:  # not its work: stop_when_idle does not wait for them
             self.wake.due_in(min(delays.values()))
 
+    def scheduled(self, run_at: float) -> None:
+        """A job of a served queue was inserted for ``run_at`` (database epoch seconds, a
+        scheduled wake-up's payload): claim then. No query: the moment is mapped onto
+        this process's clock with the clock estimate (a probe instead, without one)."""
+        seconds = self.clock.seconds_until(run_at)
+        if seconds is None:
+            self.wake.want_probe()
+        else:
+            self.wake.due_in(max(0.0, seconds + FIRE_LAG_S))
+
     def _schedule_next_due(self) -> None:
+        self.probes += 1
         # stop_when_idle waits only for jobs it can run: a job of a task this worker does not
         # know (handed back, claimable again later) would keep it up forever.
         cfg = self.config
         tasks = sorted(self.app.tasks) if cfg.stop_when_idle and cfg.unknown_tasks == "wait" else None
         with self._pool.connection() as conn:
-            seconds = claims.next_due(conn, self.queues, tasks)
+            seconds = next_due(conn, self.queues, self.clock, tasks)
         if seconds is not None:
-            self.wake.due_in(seconds)
+            self.wake.due_in(seconds + FIRE_LAG_S)

@@ -3,7 +3,8 @@
 One object, one lock, instead of flags written by several threads without one: the
 notifier reports NOTIFYs and control messages (:meth:`Wake.notified`), the executor a
 freed slot (:meth:`Wake.slot_freed`), the completer a written batch (:meth:`Wake.written`),
-anyone a due time (:meth:`Wake.due_in`) or the stop (:meth:`Wake.stop`). The producer
+anyone a due time (:meth:`Wake.due_in`), a probe for the next due time
+(:meth:`Wake.want_probe`) or the stop (:meth:`Wake.stop`). The producer
 reads and clears the reasons (:meth:`Wake.take`) and sleeps on it (:meth:`Wake.sleep`).
 """
 
@@ -30,6 +31,7 @@ class Wake:
         "_lock",
         "_notified",
         "_parked",
+        "_probe",
         "_stopping",
         "batch_min",
         "eager",
@@ -42,6 +44,7 @@ class Wake:
         self._freed = False
         self._full = False
         self._parked = False
+        self._probe = False
         self._stopping = False
         self._due_at: float | None = None
         self.batch_min = batch_min
@@ -78,8 +81,16 @@ class Wake:
         """Claim again ``seconds`` from now (a retry, a snooze, a scheduled job)."""
         at = time.monotonic() + seconds
         with self._lock:
-            if self._due_at is None or at < self._due_at:
-                self._due_at = at
+            if self._due_at is not None and at >= self._due_at:
+                return  # the producer already wakes by then
+            self._due_at = at
+        self._event.set()
+
+    def want_probe(self) -> None:
+        """Ask for a claim followed, if it comes back short, by a probe of the next due
+        time (after a reconnect, or a scheduled wake-up the process cannot time itself)."""
+        with self._lock:
+            self._probe = True
         self._event.set()
 
     def stop(self) -> None:
@@ -110,6 +121,12 @@ class Wake:
         with self._lock:
             self._notified = False
             self._freed = False
+
+    def take_probe(self) -> bool:
+        """Whether a probe was asked for (and clear the request)."""
+        with self._lock:
+            probe, self._probe = self._probe, False
+            return probe
 
     def take_notified(self) -> None:
         with self._lock:

@@ -224,7 +224,13 @@ class Worker:
         services: list[Service] = [self.completer, self.executor]
         if cfg.listen:
             self.notifier = Notifier(
-                cfg.notifier, dsn, self.queues, self.wake, self.producer.claim_on, self.executor.cancel_job
+                cfg.notifier,
+                dsn,
+                self.queues,
+                self.wake,
+                self.producer.claim_on,
+                self.executor.cancel_job,
+                scheduled=self.producer.scheduled,
             )
             services.append(self.notifier)
         self.maintenance = Maintenance(

@@ -20,9 +20,9 @@ from starlette.routing import BaseRoute, Route
 
 from .._admin import Queues, cancel_jobs, retry_jobs
 from .._admin.bulk import delete_batch, run_bulk
-from .._admin.durations import parse_duration
 from .._admin.jobs import JobFilter
 from .._admin.workers import list_tasks
+from .._durations import parse_duration
 from .._maintenance import cron
 from ..errors import InvalidOption, PgQueueError, UnknownTask
 from ..job import JobState

@@ -10,7 +10,7 @@ import jinja2
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 
-from .._admin.durations import format_rate
+from .._durations import format_rate
 from .._version import __version__
 
 

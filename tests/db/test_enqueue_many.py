@@ -12,6 +12,7 @@ import pytest
 
 import pgqueue
 from pgqueue import _enqueue_many
+from pgqueue._worker.due import parse_wake
 from pgqueue.errors import InvalidPayload
 
 from .enqueue_support import Listener, count_jobs, counting_connection, statements, table_snapshot
@@ -91,10 +92,12 @@ def test_items_keep_their_order_and_arguments(dsn: str) -> None:
         assert count_jobs(dsn, "queue = 'other'") == 1
 
 
-def test_delayed_bulk_wakes_no_one(dsn: str, listener: Listener) -> None:
+def test_delayed_bulk_wakes_no_one_now_and_names_its_run_at(dsn: str, listener: Listener) -> None:
     with bulk_app(dsn) as app:
         app.tasks["bulk.work"].configure(delay=600).enqueue_many([(i,) for i in range(100)])
-        assert listener.drain() == {}
+        got = listener.drain()
+        # No claim now: one scheduled wake-up per statement, "<queue> <run_at>" (0010).
+        assert got and all(parse_wake(p)[1] is not None for p in got)
         assert count_jobs(dsn, "run_at > now() + interval '500 seconds'") == 100
 
 

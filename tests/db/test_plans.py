@@ -64,7 +64,8 @@ def _insert(conn: psycopg.Connection[Any], n: int, state: str = "queued", queue:
 
 def _claim(conn: psycopg.Connection[Any], worker: uuid.UUID, n: int) -> list[tuple[int, int]]:
     rows = conn.execute(
-        query("claim"), {"queues": ["default"], "limit": n, "worker": worker, "lease_s": 600.0}
+        query("claim"),
+        {"queues": ["default"], "limit": n, "worker": worker, "lease_s": 600.0, "rate_tasks": []},
     ).fetchall()
     return sorted((r[0], r[7]) for r in rows if r[0] is not None)
 
@@ -118,7 +119,34 @@ Params = Callable[[psycopg.Connection[Any], State], dict[str, Any]]
 
 
 def _claim_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
-    return {"queues": ["default", "other"], "limit": BATCH, "worker": uuid.uuid4(), "lease_s": 60.0}
+    return {
+        "queues": ["default", "other"],
+        "limit": BATCH,
+        "worker": uuid.uuid4(),
+        "lease_s": 60.0,
+        "rate_tasks": [],
+    }
+
+
+def _rated_claim_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
+    # A worker with a rate-limited task: the fast claim skips its jobs (none here).
+    return dict(_claim_params(conn, s), rate_tasks=["plans.limited"])
+
+
+def _task_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
+    # The task-limited claim with its task's jobs among the queued ones, after the
+    # statistics (the backlog in front of them is other tasks' jobs).
+    conn.execute("INSERT INTO pgqueue.task_limits (task) VALUES ('plans.task') ON CONFLICT DO NOTHING")
+    return {
+        "tasks": ["plans.task"],
+        "limits": [BATCH],
+        "periods": [60.0],
+        "queues": ["default", "other"],
+        "limit": BATCH,
+        "scan": BATCH,
+        "worker": uuid.uuid4(),
+        "lease_s": 60.0,
+    }
 
 
 def _bounded_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
@@ -243,9 +271,23 @@ def _prune_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
     return {"state": "succeeded", "cutoff": "infinity", "batch": BATCH}
 
 
+def _next_due_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
+    # Scheduled jobs at three priorities, after the statistics: the probe must find the
+    # earliest through the index whatever the backlog of due jobs in front of them.
+    conn.execute(
+        "INSERT INTO pgqueue.jobs (queue, task, priority, run_at)"
+        " SELECT 'default', 'plans.task', p, now() + make_interval(mins => 60 + p)"
+        " FROM unnest(ARRAY[10, 0, -10]) AS p"
+    )
+    return {"queues": ["default", "other"], "tasks": None}
+
+
 STATEMENTS: dict[str, Params] = {
+    "next_due": _next_due_params,
     "claim": _claim_params,
     "claim_bounded": _bounded_params,
+    "claim_rated": _rated_claim_params,
+    "claim_task": _task_params,
     "claim_limited": _limited_params,
     "complete_success": _success_params,
     "complete_mixed": _mixed_params,
@@ -257,6 +299,9 @@ STATEMENTS: dict[str, Params] = {
     "cron_fire": _fire_params,
     "admin_prune_batch": _prune_params,
 }
+
+SQL_NAME = {"claim_rated": "claim"}
+"""Variants of one statement: the query file each runs."""
 
 UNBOUNDED_READS = {
     # The concurrency limit counts the queue's running jobs through jobs_lease_idx: bounded
@@ -286,7 +331,7 @@ def test_hot_statement_keeps_its_plan(state: tuple[psycopg.Connection[Any], Stat
     conn, s = state
     with conn.transaction(force_rollback=True):
         params = STATEMENTS[statement](conn, s)
-        plan = _explain(conn, statement, params)
+        plan = _explain(conn, SQL_NAME.get(statement, statement), params)
     text = _describe(plan)
     on_jobs = [n for n in _nodes(plan) if n.get("Relation Name") == "jobs" and n.get("Schema") == "pgqueue"]
     for node in on_jobs:
@@ -296,6 +341,8 @@ def test_hot_statement_keeps_its_plan(state: tuple[psycopg.Connection[Any], Stat
         assert removed <= BATCH, f"{statement} filters {removed} joined rows in state {s.name}:\n{text}"
     if (statement, s.name) in UNBOUNDED_READS:
         return
+    if statement == "next_due":  # index probes only, and the right answer
+        assert all(n.get("Index Name") == "jobs_claim_idx" for n in on_jobs), text
     bound = BUFFERS_PER_ROW * BATCH + BUFFERS_SLACK
     for node in on_jobs:
         read = node.get("Shared Hit Blocks", 0) + node.get("Shared Read Blocks", 0)

@@ -45,3 +45,11 @@ async def async_wait(ctx: pgqueue.Context) -> str:
     await asyncio.to_thread(log_start, ctx)
     await asyncio.sleep(60)
     return "not cancelled"
+
+
+@app.task(name="l.rated", bind=True, rate_limit="10/s")
+def rated(ctx: pgqueue.Context) -> int:
+    """At most 10 starts per second across every worker (a per-task rate limit)."""
+    log_id = log_start(ctx)
+    log_end(log_id)
+    return ctx.job.id

@@ -26,3 +26,9 @@ def work(i: int) -> int:
 @app.task(name="soak.limited", queue="soak.rl")
 def limited(i: int) -> int:
     return i
+
+
+@app.task(name="soak.paced", queue="soak", rate_limit="100/s")
+def paced(i: int) -> int:
+    """A per-task rate limit (pgqueue.task_limits, pgqueue.task_starts) under the load."""
+    return i

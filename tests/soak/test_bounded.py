@@ -62,6 +62,8 @@ BOUNDS = {
     "job_history": 1000,  # written and pruned by the history tick (not run here): empty
     "queue_history": 1000,
     "history_watermark": 1,
+    "task_limits": 1,  # one row per rate-limited task (soak.paced)
+    "task_starts": 100 * 2,  # each claim keeps one period of soak.paced's starts (100/s)
 }
 
 
@@ -124,9 +126,10 @@ def test_every_table_stays_bounded(
             i += len(batch)
             soak_app.work.enqueue_many([(n,) for n in batch])
             soak_app.limited.enqueue_many([(n,) for n in batch[:10]])
+            soak_app.paced.enqueue_many([(n,) for n in batch[:5]])
             chain(soak_app.work.s(i * 20 + 1), soak_app.work.s(), soak_app.work.s()).enqueue()
             soak_app.work.configure(delay=60).enqueue(1).cancel()
-            enqueued += len(batch) + 10 + 3 + 1
+            enqueued += len(batch) + 10 + 5 + 3 + 1
             now = time.monotonic()
             if now >= next_restart:  # a worker restart: graceful stop, then a new process
                 old = procs.pop(0)

@@ -78,8 +78,9 @@ def test_unknown_task_option_names_the_pgqueue_one() -> None:
     app = pgqueue.App()
     with pytest.raises(InvalidOption, match=r"max_retries is Celery's; use max_attempts \(= max_retries"):
         app.task(max_retries=3)(lambda: None)  # type: ignore[call-overload]
-    with pytest.raises(InvalidOption, match="rate_limit is Celery's; use a queue rate limit"):
-        app.task(rate_limit="10/m")(lambda: None)  # type: ignore[call-overload]
+    with pytest.raises(InvalidOption, match="rate '10 per minute' is not understood"):
+        app.task(name="limited", rate_limit="10 per minute")(lambda: None)
+    assert app.task(name="limited", rate_limit="10/m")(lambda: None).options.rate_limit == "10/m"
     with pytest.raises(InvalidOption, match="valid: backoff, backoff_base"):
         app.task(colour="blue")(lambda: None)  # type: ignore[call-overload]
 

@@ -228,7 +228,7 @@ def test_the_bounded_claim_skips_the_claimed_prefix(
     for _ in range(100):
         c.claim(conn, 200)  # 20,000 claimed: their index entries stay while the snapshot is held
     bound = c.bounds["q"]
-    params = {"queues": ["q"], "limit": 50, "worker": uuid.uuid4(), "lease_s": 60.0}
+    params = {"queues": ["q"], "limit": 50, "worker": uuid.uuid4(), "lease_s": 60.0, "rate_tasks": []}
     _, full_blocks = _explain(conn, "claim", params)
     bounded_plan, bounded_blocks = _explain(
         conn,

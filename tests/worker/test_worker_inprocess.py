@@ -98,8 +98,28 @@ def test_scheduled_job_runs_when_due_not_at_the_next_poll(task_app: ModuleType, 
     assert job.result(timeout=15) == 4
     row = job.refresh().row
     assert row.started_at is not None
-    # Found by the poll at ~2 s, then woken by its own timer at run_at (not the 4 s poll).
+    # Announced by its insert's NOTIFY, started by the timer at run_at (not the 4 s poll).
     assert (row.started_at - row.run_at).total_seconds() < 1.0
+
+
+def test_a_burst_of_delayed_enqueues_sets_the_timer_without_a_probe_each(
+    task_app: ModuleType, worker_factory: Any
+) -> None:
+    worker = worker_factory(concurrency=2, poll_interval=3600.0)
+    assert worker.notifier is not None and worker.notifier.wait_connected(30)
+    assert task_app.add.enqueue(1, 1).result(timeout=30) == 2  # the worker is up and idle
+    before = worker.producer.probes
+    producer = pgqueue.App(dsn=task_app.app.dsn, wake_window_ms=0)  # one NOTIFY per enqueue
+    try:
+        for i in range(100):
+            producer.enqueue("t.add", [i, i], delay=600 + i)
+        # Notifications arrive in commit order: once this one is claimed, the notifier has
+        # handled the hundred before it.
+        assert producer.enqueue("t.add", [2, 2]).result(timeout=30) == 4
+    finally:
+        producer.close()
+    assert worker.producer.wake.scheduled  # the timer is set for the first of them
+    assert worker.producer.probes - before <= 1  # not one probe per wake-up
 
 
 def test_paused_queue_is_not_claimed(task_app: ModuleType, conn: psycopg.Connection) -> None:
