@@ -21,10 +21,10 @@ import weakref
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
-from ._metrics_collectors import ProcessTreeCollector, QueueCollector
+from ._metrics_collectors import QueueCollector
+from ._metrics_server import Server, exposition_registry, require
 from ._worker import timing
 from ._worker.outcome import OUTCOMES
-from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     from prometheus_client import CollectorRegistry
@@ -54,6 +54,7 @@ class WorkerLike(Protocol):
     @property
     def config(self) -> Any: ...
 
+
 MULTIPROC_ENV: Final = "PROMETHEUS_MULTIPROC_DIR"
 SAMPLE_S: Final = 5.0
 """Pool gauges and worker totals (hand-backs, fenced-out, rescues) are copied into the
@@ -61,29 +62,23 @@ metrics this often, by one daemon thread per process; no query is sent for them.
 DEFAULT_HOST: Final = "0.0.0.0"
 """An exporter is there to be scraped from other hosts (the dashboard, with actions, is not)."""
 DURATION_BUCKETS: Final = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0,
-)
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0,
+    3600.0,
+)  # fmt: skip
 STATEMENT_BUCKETS: Final = (
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
-)
+)  # fmt: skip
 """Claims and batched completions take about 1-5 ms on a healthy database."""
 LATENCY_BUCKETS: Final = (
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
-    900.0, 3600.0,
-)
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+    300.0, 900.0, 3600.0,
+)  # fmt: skip
 
-
-def _require() -> None:
-    try:
-        import prometheus_client  # noqa: F401
-    except ImportError:
-        raise ConfigurationError(
-            "metrics need prometheus-client; install it with: pip install 'pgqueue[metrics]'"
-        ) from None
 
 def multiprocess_dir() -> str | None:
     """The multiprocess directory when this process records into one, else None."""
     return os.environ.get(MULTIPROC_ENV) or None
+
 
 class JobMetrics:
     """The per-process job metrics; an observer on the app's hooks (see module doc)."""
@@ -189,6 +184,7 @@ class JobMetrics:
                 self.worker_info.remove(*labels)
         self.sampler.sample()
 
+
 class Sampler:
     """Copies connection-pool gauges and each tracked worker's running totals into the
     metrics every :data:`SAMPLE_S` seconds (and on demand), from one daemon thread.
@@ -198,11 +194,15 @@ class Sampler:
     add up correctly across the processes of ``--processes N``.
     """
 
-    _TOTALS: Final = (("handed_back", "Running jobs handed back unfinished at shutdown"),
-                      ("unknown_handed_back",
-                       "Claimed jobs of tasks the worker's app does not register, handed back untouched"),
-                      ("fenced_out", "Outcomes refused by the fence (the worker had lost the job)"),
-                      ("rescued", "Jobs of dead workers put back by this process's rescuer"))
+    _TOTALS: Final = (
+        ("handed_back", "Running jobs handed back unfinished at shutdown"),
+        (
+            "unknown_handed_back",
+            "Claimed jobs of tasks the worker's app does not register, handed back untouched",
+        ),
+        ("fenced_out", "Outcomes refused by the fence (the worker had lost the job)"),
+        ("rescued", "Jobs of dead workers put back by this process's rescuer"),
+    )
 
     def __init__(self, registry: CollectorRegistry, interval: float = SAMPLE_S) -> None:
         from prometheus_client import Counter, Gauge
@@ -216,12 +216,18 @@ class Sampler:
             registry=registry,
         )
         self.pool_max = Gauge(
-            "pgqueue_pool_max_connections", "Configured maximum size of the pool", ("pool",),
-            multiprocess_mode="livesum", registry=registry,
+            "pgqueue_pool_max_connections",
+            "Configured maximum size of the pool",
+            ("pool",),
+            multiprocess_mode="livesum",
+            registry=registry,
         )
         self.pool_waiting = Gauge(
-            "pgqueue_pool_requests_waiting", "Callers waiting for a connection of the pool", ("pool",),
-            multiprocess_mode="livesum", registry=registry,
+            "pgqueue_pool_requests_waiting",
+            "Callers waiting for a connection of the pool",
+            ("pool",),
+            multiprocess_mode="livesum",
+            registry=registry,
         )
         self.totals = {
             name: Counter(f"pgqueue_jobs_{name}", help_, registry=registry) for name, help_ in self._TOTALS
@@ -302,43 +308,6 @@ class Sampler:
     def close(self) -> None:
         self._stop.set()
 
-def exposition_registry(
-    queues: QueueCollector | None, own: CollectorRegistry | None, path: str | None
-) -> CollectorRegistry:
-    """What ``/metrics`` shows: this process's job metrics (``own``), or with a
-    multiprocess directory ``path`` every process's (read from its files), plus the
-    queue gauges."""
-    from prometheus_client import CollectorRegistry
-    from prometheus_client.multiprocess import MultiProcessCollector
-
-    if path is None:
-        registry = own if own is not None else CollectorRegistry()
-    else:
-        registry = CollectorRegistry()
-        MultiProcessCollector(registry, path=path)  # type: ignore[no-untyped-call]
-        registry.register(ProcessTreeCollector(path))
-    if queues is not None:
-        registry.register(queues)
-    return registry
-
-class Server:
-    """A running ``/metrics`` HTTP endpoint (a daemon thread); :meth:`close` stops it."""
-
-    def __init__(self, registry: CollectorRegistry, port: int, host: str) -> None:
-        from prometheus_client import start_http_server
-
-        try:
-            self._httpd, self._thread = start_http_server(port, addr=host, registry=registry)
-        except OSError as exc:
-            raise ConfigurationError(
-                f"cannot serve metrics on {host}:{port} ({exc.strerror}); choose another --metrics-port"
-            ) from None
-        self.port: int = self._httpd.server_port
-        self.host = host
-
-    def close(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
 class Metrics:
     """Prometheus metrics of an app's workers (``app.metrics``).
@@ -350,7 +319,7 @@ class Metrics:
     """
 
     def __init__(self, app: MetricsApp) -> None:
-        _require()
+        require()
         from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
 
         self._own = CollectorRegistry(auto_describe=True)
@@ -393,19 +362,3 @@ class Metrics:
         self.queues.close()
         self.jobs.sampler.close()
         timing.remove_sink(self.jobs.on_statement)
-
-def serve_multiprocess(dsn: str, port: int, host: str, path: str) -> tuple[Server, QueueCollector]:
-    """For the supervisor: one endpoint over its children's files in ``path`` plus the
-    queue gauges read with ``dsn``. Raises ConfigurationError (no prometheus-client,
-    port taken)."""
-    _require()
-    queues = QueueCollector(lambda: dsn)
-    server = Server(exposition_registry(queues, None, path), port, host)
-    log.info("metrics of all worker processes on http://%s:%s/metrics", host, server.port)
-    return server, queues
-
-def mark_process_dead(pid: int, path: str) -> None:
-    """Drop a dead child's live gauges (running jobs, worker info) from ``path``."""
-    from prometheus_client import multiprocess
-
-    multiprocess.mark_process_dead(pid, path)  # type: ignore[no-untyped-call]

@@ -7,10 +7,11 @@ import ipaddress
 import typer
 
 from .. import _logging
+from .._settings import install_hint
 from ..errors import ConfigurationError
 from . import common, output
 
-INSTALL_HINT = "the dashboard needs its extra: pip install 'pgqueue[dashboard]'"
+INSTALL_HINT = f"the dashboard needs its extra: {install_hint('dashboard')}"
 LOGGERS = ("pgqueue", "uvicorn", "uvicorn.access")
 
 

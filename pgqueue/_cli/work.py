@@ -238,13 +238,13 @@ def _supervise_with_metrics(
     import shutil
     import tempfile
 
-    from .. import _metrics
+    from .. import _metrics, _metrics_server
     from .._worker.supervisor import Supervisor
 
     path = tempfile.mkdtemp(prefix="pgqueue-metrics-")
     try:
         try:
-            server, queues = _metrics.serve_multiprocess(dsn, port, host, path)
+            server, queues = _metrics_server.serve_multiprocess(dsn, port, host, path)
         except ConfigurationError as exc:
             common.fail(str(exc), 2)
         env[_metrics.MULTIPROC_ENV] = path
@@ -252,7 +252,7 @@ def _supervise_with_metrics(
             [*argv, "--metrics-record"],
             processes,
             env,
-            on_child_exit=lambda pid: _metrics.mark_process_dead(pid, path),
+            on_child_exit=lambda pid: _metrics_server.mark_process_dead(pid, path),
             dsn=dsn,
         )
         try:
