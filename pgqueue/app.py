@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Concatenate, Literal, ParamSpec, TypeVar, Unpack, overload
 
-from . import _dsn, _resolve
+from . import _dsn, _enqueue, _enqueue_many, _resolve
 from ._admin.queues import Queues
 from ._apool import LazyAsyncPool
 from ._db import LazyPool
@@ -241,8 +241,6 @@ class App:
         are allowed (defaults from the settings) unless the app is ``strict``, then
         UnknownTask. Raises what :meth:`Task.enqueue` raises.
         """
-        from . import _enqueue
-
         task_opts, enqueue_opts, check = self._by_name(task_name, options)
         return _enqueue.enqueue_one(self, task_opts, enqueue_opts, tuple(args), kwargs or {}, check)
 
@@ -254,8 +252,6 @@ class App:
         **options: Unpack[EnqueueOptionsDict],
     ) -> Job:
         """The async twin of :meth:`enqueue` (``conn=`` must then be async)."""
-        from . import _enqueue
-
         task_opts, enqueue_opts, check = self._by_name(task_name, options)
         return await _enqueue.enqueue_one_async(
             self, task_opts, enqueue_opts, tuple(args), kwargs or {}, check
@@ -265,10 +261,15 @@ class App:
         self, task_name: str, items: Iterable[Item], **options: Unpack[EnqueueOptionsDict]
     ) -> list[int]:
         """Bulk enqueue by task name; see :meth:`Task.enqueue_many`."""
-        from . import _enqueue_many
-
         task_opts, enqueue_opts, check = self._by_name(task_name, options)
         return _enqueue_many.enqueue_many(self, task_opts, enqueue_opts, items, check)
+
+    async def enqueue_many_async(
+        self, task_name: str, items: Iterable[Item], **options: Unpack[EnqueueOptionsDict]
+    ) -> list[int]:
+        """The async twin of :meth:`enqueue_many` (``conn=`` must then be async)."""
+        task_opts, enqueue_opts, check = self._by_name(task_name, options)
+        return await _enqueue_many.enqueue_many_async(self, task_opts, enqueue_opts, items, check)
 
     def _by_name(
         self, task_name: str, options: EnqueueOptionsDict

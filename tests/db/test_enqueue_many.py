@@ -91,6 +91,20 @@ def test_items_keep_their_order_and_arguments(dsn: str) -> None:
         assert app.enqueue_many("bulk.work", [(9,)], queue="other") != []
         assert count_jobs(dsn, "queue = 'other'") == 1
 
+        async def by_name_async() -> list[int]:  # the async twin, by name, same behaviour
+            try:
+                return await app.enqueue_many_async("bulk.work", [(10,), {"n": 11}], queue="other")
+            finally:
+                await app.aclose()
+
+        async_ids = asyncio.run(by_name_async())
+        with psycopg.connect(dsn) as conn:
+            got = conn.execute(
+                "SELECT id, args, kwargs, queue FROM pgqueue.jobs WHERE id = ANY(%s) ORDER BY id",
+                (async_ids,),
+            ).fetchall()
+        assert got == [(async_ids[0], [10], {}, "other"), (async_ids[1], [], {"n": 11}, "other")]
+
 
 def test_delayed_bulk_wakes_no_one_now_and_names_its_run_at(dsn: str, listener: Listener) -> None:
     with bulk_app(dsn) as app:
