@@ -16,6 +16,10 @@ RESCUE_INTERVAL_S: Final = 5.0
 worker's jobs are queued again at most LEASE_S + RESCUE_INTERVAL_S = 14 s later."""
 RETENTION_INTERVAL_S: Final = 60.0
 """How often a worker offers to prune finished jobs (one process at a time does it)."""
+RETENTION_BACKLOG_S: Final = 1.0
+"""After a retention pass that stopped at its batch cap (more is eligible), the next pass
+comes this soon instead of a whole interval later: a queue finishing more jobs per
+interval than one pass deletes would otherwise grow without bound."""
 HISTORY_INTERVAL_S: Final = 60.0
 """How often a worker offers to roll finished jobs up into the history tables and sample
 queue depth (:func:`pgqueue.dashboard.history.record`; one process at a time does it).

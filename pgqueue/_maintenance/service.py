@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from .._worker.service import Service
 from . import election
-from .config import HISTORY_OFFSET_S, MaintenanceConfig
+from .config import HISTORY_OFFSET_S, RETENTION_BACKLOG_S, MaintenanceConfig
 from .cron import Scheduler
 from .rescuer import RescuedJob, Rescuer
 
@@ -141,10 +141,13 @@ class Maintenance(Service):
         return self.config.rescue_interval
 
     def _retention(self) -> float:
-        from .._admin.prune import run_retention
+        from .._admin.prune import RETENTION_MAX_BATCHES, run_retention
 
         with self._pool.connection() as conn:
-            run_retention(conn, self.config.retention_policy or self.app.retention)
+            policy = self.config.retention_policy or self.app.retention
+            done = run_retention(conn, policy, max_batches=RETENTION_MAX_BATCHES)
+        if done is not None and not done.complete:
+            return min(RETENTION_BACKLOG_S, self.config.retention_interval)  # more is due now
         return self.config.retention_interval
 
     def _history(self) -> float:
