@@ -129,18 +129,15 @@ class Listener:
                             with WATCHDOG.guard(conn, PING_TIMEOUT_S):
                                 conn.execute(query("listener_ping"))
                             heard = time.monotonic()
-            except psycopg.Error as exc:
+            except Exception as exc:  # a bug must not leave the worker deaf until it restarts
                 self.connected.clear()
                 delay = RECONNECT_BACKOFF_S[min(failures, len(RECONNECT_BACKOFF_S) - 1)]
                 failures += 1
-                if not self._stop.is_set():
-                    log.warning("listener connection lost (%s); reconnecting in %ss", exc, delay)
-                self._stop.wait(delay)
-            except Exception:  # a bug must not leave the worker deaf until it restarts
-                self.connected.clear()
-                delay = RECONNECT_BACKOFF_S[min(failures, len(RECONNECT_BACKOFF_S) - 1)]
-                failures += 1
-                log.exception("listener failed; reconnecting in %ss", delay)
+                if isinstance(exc, psycopg.Error):
+                    if not self._stop.is_set():
+                        log.warning("listener connection lost (%s); reconnecting in %ss", exc, delay)
+                else:
+                    log.exception("listener failed; reconnecting in %ss", delay)
                 self._stop.wait(delay)
             finally:
                 self.connected.clear()
