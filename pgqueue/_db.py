@@ -282,7 +282,9 @@ async def make_async_pool(
         configure=prepare_if_direct_async,
         open=False,
     )
-    await pool.open()
+    # wait=True: no connection is still being opened when the loop ends (its cancellation
+    # would be logged by psycopg_pool as a failed connection attempt)
+    await pool.open(wait=True, timeout=30)
     return pool
 
 
