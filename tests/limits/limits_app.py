@@ -48,8 +48,9 @@ async def async_wait(ctx: pgqueue.Context) -> str:
 
 
 @app.task(name="l.rated", bind=True, rate_limit="10/s")
-def rated(ctx: pgqueue.Context) -> int:
+def rated(ctx: pgqueue.Context, seconds: float = 0.0) -> int:
     """At most 10 starts per second across every worker (a per-task rate limit)."""
     log_id = log_start(ctx)
+    time.sleep(seconds)
     log_end(log_id)
     return ctx.job.id

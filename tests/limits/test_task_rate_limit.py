@@ -28,12 +28,15 @@ def test_a_task_rate_limit_holds_across_two_worker_processes(
     exec_log: psycopg.Connection, workers: Workers
 ) -> None:
     conn = exec_log
+    # Each job of the task holds its slot for 1 s and each process has 6 slots, so neither
+    # process alone can start 10 in a second: reaching the limit takes both, whichever of
+    # them is quicker to each claim (a busy box once let one process take every job).
     for _ in range(2):
-        workers.start("-q", "mixed", "--concurrency", "8", app=APP)
+        workers.start("-q", "mixed", "--concurrency", "6", app=APP)
     workers.wait_registered(2)
     conn.execute(
         "INSERT INTO pgqueue.jobs (queue, task, args) SELECT 'mixed', t, a FROM"
-        " (SELECT 'l.rated' AS t, '[]'::jsonb AS a UNION ALL"
+        " (SELECT 'l.rated' AS t, '[1.0]'::jsonb AS a UNION ALL"
         "  SELECT 'l.sleep', '[0.0]'::jsonb) AS k, generate_series(1, 35)"
     )
     wait_for(lambda: _done(conn, "l.rated") == 35 and _done(conn, "l.sleep") == 35, timeout=120, interval=0.2)
