@@ -35,8 +35,9 @@ import psycopg
 from psycopg import errors as pg_errors
 
 from .._sql import query
-from ..job import JobRow, JobState
+from ..job import JobRow
 from . import timing
+from .claim_rows import ClaimRow, claim_row, split
 from .rated import TaskLimits
 
 LIMITED_RECHECK_S: Final = 1.0
@@ -72,12 +73,6 @@ afresh, and go off again only if they still save nothing)."""
 
 Bound = tuple[int, Any, int]
 """(priority, run_at, id) of the first job of a queue in a claim."""
-
-
-def _row(values: Sequence[Any]) -> JobRow:
-    fields = list(values)
-    fields[6] = JobState(fields[6])
-    return JobRow(*fields)
 
 
 def _order(job: JobRow) -> tuple[int, Any, int]:
@@ -265,7 +260,7 @@ class Claimer:
         for attempt in range(SERIAL_RACE_RETRIES + 1):
             try:
                 started = time.perf_counter()
-                rows = conn.execute(sql, params).fetchall()
+                rows = conn.cursor(row_factory=claim_row).execute(sql, params).fetchall()
                 took = time.perf_counter() - started
                 break
             except pg_errors.UniqueViolation as exc:
@@ -276,9 +271,9 @@ class Claimer:
             self.pace.record_bounded(took)
         else:
             self.pace.record_full(took)
-        jobs = [_row(r) for r in rows if r[0] is not None]
+        jobs, markers = split(rows)
         self._learn(jobs)
-        return jobs, frozenset(r[1] for r in rows if r[0] is None)
+        return jobs, frozenset(m.name for m in markers)
 
     def _learn(self, jobs: list[JobRow]) -> None:
         """Each queue's bound becomes the first of its jobs in this claim."""
@@ -295,7 +290,7 @@ class Claimer:
         self.retry_in = seconds if self.retry_in is None else min(self.retry_in, seconds)
 
     def _claim_limited(self, conn: psycopg.Connection[Any], limit: int) -> list[JobRow]:
-        rows: list[tuple[Any, ...]] = []
+        rows: list[ClaimRow] = []
         locked: list[str] = []
         for attempt in range(SERIAL_RACE_RETRIES + 1):
             try:
@@ -308,7 +303,7 @@ class Claimer:
                         )
                     ]
                     if locked:
-                        rows = conn.execute(
+                        rows = conn.cursor(row_factory=claim_row).execute(
                             query("claim_limited"),
                             {
                                 "locked": locked,
@@ -324,13 +319,10 @@ class Claimer:
                     raise
         # Queues whose limits were cleared go back to the fast claim.
         self.limited = frozenset(locked)
-        jobs: list[JobRow] = []
-        for r in rows:
-            if r[0] is not None:
-                jobs.append(_row(r))
-                continue
+        jobs, markers = split(rows)
+        for m in markers:
             self.throttled = True
-            self._retry_at((r[9] - r[11]).total_seconds())
+            self._retry_at(m.wait_s or 0.0)
         return jobs
 
 
@@ -342,8 +334,8 @@ class Claimer:
             except pg_errors.UniqueViolation as exc:
                 if not _serial_race(exc) or attempt == SERIAL_RACE_RETRIES:
                     raise
-        jobs = [_row(r) for r in rows if r[0] is not None]
-        waits = [max(0.0, (r[9] - r[11]).total_seconds()) for r in rows if r[0] is None]
+        jobs, markers = split(rows)
+        waits = [max(0.0, m.wait_s or 0.0) for m in markers]
         if waits:
             self.throttled = True
             self._retry_at(min(waits))
@@ -367,8 +359,10 @@ def claim_job(
     conn: psycopg.Connection[Any], worker_id: uuid.UUID, job_id: int, lease_s: float
 ) -> JobRow | None:
     """Claim one given job if it is queued (even if scheduled for later); else None."""
-    values = conn.execute(
-        query("claim_job"), {"id": job_id, "worker": worker_id, "lease_s": lease_s}
-    ).fetchone()
-    return None if values is None else _row(values)
+    row = (
+        conn.cursor(row_factory=claim_row)
+        .execute(query("claim_job"), {"id": job_id, "worker": worker_id, "lease_s": lease_s})
+        .fetchone()
+    )
+    return row if isinstance(row, JobRow) else None
 

@@ -22,6 +22,7 @@ from typing import Any, Final
 import psycopg
 
 from .._sql import query
+from .claim_rows import ClaimRow, claim_row
 
 TASK_SCAN: Final = 1000
 """The task-limited claim looks at most this many due jobs at the head of each queue."""
@@ -58,16 +59,15 @@ class TaskLimits:
         now = time.monotonic()
         return now >= self._blocked_until and now >= self._next
 
-    def claim(self, conn: psycopg.Connection[Any], limit: int) -> list[tuple[Any, ...]]:
-        """Run the claim; its rows: claimed jobs (JobRow columns) and one marker row (id
-        NULL, run_at = when the task can start more, started_at = the claim's clock) per
-        task at its limit."""
+    def claim(self, conn: psycopg.Connection[Any], limit: int) -> list[ClaimRow]:
+        """Run the claim; its rows: claimed jobs and one marker per task at its limit
+        (with the seconds until the task can start more)."""
         lock = {"tasks": self.names, "lock_timeout": LOCK_TIMEOUT}
         with conn.transaction():
             if len(conn.execute(query("claim_task_lock"), lock).fetchall()) < len(self.names):
                 conn.execute(query("claim_task_ensure"), {"tasks": self.names})
                 conn.execute(query("claim_task_lock"), lock)
-            return conn.execute(
+            return conn.cursor(row_factory=claim_row).execute(
                 query("claim_task"),
                 {
                     "tasks": self.names,
