@@ -2,7 +2,10 @@
 
 ``query("claim")`` returns the text of ``claim.sql``. Files are read once and
 cached. Library code never formats SQL; values travel as parameters and the few
-identifiers that vary go through :mod:`psycopg.sql`. The bench's own statements
+identifiers that vary go through :mod:`psycopg.sql`. The NOTIFY channel names are
+written ``/*NOTIFY_CHANNEL*/`` and ``/*CONTROL_CHANNEL*/`` and replaced at load by
+the constants of :mod:`pgqueue._settings` (one home; a file read without the
+replacement fails as a syntax error, not on the wrong channel). The bench's own statements
 live with the bench, in ``pgqueue/_bench/sql/``.
 
 The probe shape. Autovacuum analyzes ``pgqueue.jobs`` whenever it likes, and the
@@ -36,7 +39,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
-from typing import LiteralString, cast
+from typing import Final, LiteralString, cast
+
+from .._settings import CONTROL_CHANNEL, NOTIFY_CHANNEL
+
+CONSTANTS: Final = {
+    "/*NOTIFY_CHANNEL*/": f"'{NOTIFY_CHANNEL}'",
+    "/*CONTROL_CHANNEL*/": f"'{CONTROL_CHANNEL}'",
+}
+"""Load-time replacements: library constants (never input) spelled once, in _settings."""
 
 
 def loader(package: str) -> Callable[[str], LiteralString]:
@@ -49,6 +60,8 @@ def loader(package: str) -> Callable[[str], LiteralString]:
     @cache
     def load(name: str) -> LiteralString:
         text = resources.files(package).joinpath(f"{name}.sql").read_text(encoding="utf-8")
+        for token, literal in CONSTANTS.items():
+            text = text.replace(token, literal)
         # Files shipped inside the package are trusted constants, never user input.
         return cast(LiteralString, text)  # type: ignore[redundant-cast]
 

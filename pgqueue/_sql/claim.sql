@@ -91,7 +91,7 @@ WITH settings AS (
     -- Expired jobs ended here make this claim come back short although more may be due:
     -- wake the queue's workers (this one included) to claim again now rather than at
     -- their next poll. Only a claim that ended an expired job sends it.
-    SELECT pg_notify('pgqueue_jobs', q.queue)
+    SELECT pg_notify(/*NOTIFY_CHANNEL*/, q.queue)
     FROM (SELECT DISTINCT c.queue FROM claimed AS c WHERE c.state = 'cancelled') AS q
 )
 SELECT * FROM claimed WHERE state = 'running' AND (SELECT count(*) FROM woken) >= 0

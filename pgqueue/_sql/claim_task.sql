@@ -108,7 +108,7 @@ WITH clock AS MATERIALIZED (
     WHERE s.task = a.task
       AND s.started_at <= (SELECT t FROM clock) - make_interval(secs => a.period)
 ), woken AS (
-    SELECT pg_notify('pgqueue_jobs', q.queue)
+    SELECT pg_notify(/*NOTIFY_CHANNEL*/, q.queue)
     FROM (SELECT DISTINCT c.queue FROM claimed AS c WHERE c.state = 'cancelled') AS q
 )
 SELECT * FROM claimed WHERE state = 'running' AND (SELECT count(*) FROM woken) >= 0

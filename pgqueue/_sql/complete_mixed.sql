@@ -37,7 +37,7 @@ WITH done AS (
       AND ((j.id, j.attempt, j.worker_id, j.state) = (u.id, u.attempt, %(worker)b, 'running')) IS TRUE
     RETURNING j.id, j.queue, j.state, j.run_at
 ), woken AS (
-    SELECT pg_notify('pgqueue_jobs', q.queue)
+    SELECT pg_notify(/*NOTIFY_CHANNEL*/, q.queue)
     FROM (SELECT DISTINCT queue FROM done WHERE state = 'queued' AND run_at <= now()) AS q
 )
 SELECT id, (SELECT count(*) FROM woken) FROM done

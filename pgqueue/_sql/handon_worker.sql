@@ -43,7 +43,7 @@ WITH gone AS (
     WHERE j.id = gone.id AND j.state = 'running'
     RETURNING j.id, j.queue, j.task, j.state, j.attempt
 ), woken AS (
-    SELECT pg_notify('pgqueue_jobs', q.queue)
+    SELECT pg_notify(/*NOTIFY_CHANNEL*/, q.queue)
     FROM (SELECT DISTINCT queue FROM moved WHERE state = 'queued') AS q
 ), forgotten AS (
     DELETE FROM pgqueue.workers WHERE id = %(worker)s

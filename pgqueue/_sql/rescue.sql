@@ -55,7 +55,7 @@ WITH leader AS (
       AND (j.id = expired.id AND j.state = 'running' AND j.lease_expires_at < now()) IS TRUE
     RETURNING j.id, j.queue, j.task, j.state, j.attempt
 ), woken AS (
-    SELECT pg_notify('pgqueue_jobs', q.queue)
+    SELECT pg_notify(/*NOTIFY_CHANNEL*/, q.queue)
     FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'queued') AS q
 )
 SELECT id, queue, task, state, attempt, (SELECT count(*) FROM woken) FROM rescued

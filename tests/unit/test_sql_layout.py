@@ -42,16 +42,17 @@ def test_every_loaded_name_resolves_in_its_layers_folder() -> None:
 
 
 def test_channel_and_schema_names_in_sql_are_the_settings_ones() -> None:
-    """The SQL that spells a NOTIFY channel or the schema name spells _settings' constants
-    (pg_notify inside a statement cannot take an identifier parameter cheaply)."""
+    """The SQL files name a NOTIFY channel only by its token, which the loader replaces
+    with _settings' constant; where they spell the schema name it is _settings' one."""
     from pgqueue._settings import CONTROL_CHANNEL, NOTIFY_CHANNEL, SCHEMA
 
-    channels: set[str] = set()
+    loaded: set[str] = set()
     schemas: set[str] = set()
-    for folder in (PACKAGE / "_sql", PACKAGE / "_bench" / "sql"):
+    for folder, load in ((PACKAGE / "_sql", query), (PACKAGE / "_bench" / "sql", bench_query)):
         for path in folder.glob("*.sql"):
             text = path.read_text(encoding="utf-8")
-            channels |= set(re.findall(r"pg_notify\(\s*'([^']+)'", text))
+            assert re.findall(r"pg_notify\(\s*'", text) == [], f"{path.name}: a channel spelled out"
+            loaded |= set(re.findall(r"pg_notify\(\s*'([^']+)'", load(path.stem)))
             schemas |= set(re.findall(r"(?:nspname|schemaname|table_schema)\s*=\s*'([^']+)'", text))
-    assert channels and channels <= {NOTIFY_CHANNEL, CONTROL_CHANNEL}, channels
+    assert NOTIFY_CHANNEL in loaded and loaded <= {NOTIFY_CHANNEL, CONTROL_CHANNEL}, loaded
     assert schemas and schemas <= {SCHEMA}, schemas
