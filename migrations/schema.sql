@@ -273,8 +273,8 @@ CREATE UNIQUE INDEX job_dependencies_pkey ON pgqueue.job_dependencies USING btre
 -- index job_history_pkey
 CREATE UNIQUE INDEX job_history_pkey ON pgqueue.job_history USING btree (width_s, bucket, queue, task)
 
--- index jobs_args_search_idx
-CREATE INDEX jobs_args_search_idx ON pgqueue.jobs USING gin (((args || kwargs))) WHERE (finished_at IS NOT NULL)
+-- index jobs_args_tokens_idx
+CREATE INDEX jobs_args_tokens_idx ON pgqueue.jobs USING gin (pgqueue.search_tokens((args || kwargs))) WHERE ((finished_at IS NOT NULL) AND ((args <> '[]'::jsonb) OR (kwargs <> '{}'::jsonb)))
 
 -- index jobs_claim_idx
 CREATE INDEX jobs_claim_idx ON pgqueue.jobs USING btree (queue, priority DESC, run_at, id) WHERE (state = 'queued'::text)
@@ -611,6 +611,20 @@ BEGIN
     END LOOP;
     RETURN NULL;
 END
+$function$
+
+-- function search_tokens(doc jsonb)
+CREATE OR REPLACE FUNCTION pgqueue.search_tokens(doc jsonb)
+ RETURNS integer[]
+ LANGUAGE sql
+ IMMUTABLE PARALLEL SAFE STRICT
+AS $function$
+    SELECT coalesce(array_agg(DISTINCT t.token), '{}'::integer[])
+    FROM (SELECT (hashtextextended(
+                      CASE jsonb_typeof(v) WHEN 'number' THEN trim_scale(v::numeric)::text
+                                           ELSE v #>> '{}' END, 0) & 65535)::integer AS token
+          FROM jsonb_path_query(doc, 'strict $.**') AS v
+          WHERE jsonb_typeof(v) IN ('string', 'number', 'boolean')) AS t
 $function$
 
 -- function serial_turn(key text, job_id bigint)

@@ -23,6 +23,7 @@ from sqlalchemy import (
     SmallInteger,
     Table,
     Text,
+    func,
     text,
 )
 from sqlalchemy.dialects.postgresql import JSONB, UUID
@@ -105,12 +106,13 @@ jobs = Table(
     ),
 )
 
-# The dashboard's search (migration 0011); the trigram one only where pg_trgm exists.
+# The dashboard's search: argument tokens (migration 0012, pgqueue.search_tokens) and
+# error text (migration 0011; only where pg_trgm exists).
 Index(
-    "jobs_args_search_idx",
-    jobs.c.args.op("||")(jobs.c.kwargs).label("arguments"),
+    "jobs_args_tokens_idx",
+    func.pgqueue.search_tokens(jobs.c.args.op("||")(jobs.c.kwargs)).label("tokens"),
     postgresql_using="gin",
-    postgresql_where=text("finished_at IS NOT NULL"),
+    postgresql_where=text("finished_at IS NOT NULL AND (args <> '[]'::jsonb OR kwargs <> '{}'::jsonb)"),
 )
 Index(
     "jobs_error_search_idx",

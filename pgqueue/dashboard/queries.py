@@ -88,9 +88,9 @@ def _parse_contains(text: str | None) -> str | None:
     return json.dumps(value) if isinstance(value, list) else None
 
 
-def _value_path(text: str) -> str:
-    """A jsonpath matching any argument value (at any depth) equal to ``text``: the JSON
-    scalar it spells (``42``, ``true``, ``"a b"``), and the string itself."""
+def _value_forms(text: str) -> list[object]:
+    """The argument values equal to ``text``: the JSON scalar it spells (``42``, ``true``,
+    ``"a b"``), and the string itself."""
     wanted: list[object] = [text]
     try:
         value = json.loads(text)
@@ -102,9 +102,24 @@ def _value_path(text: str) -> str:
         wanted.insert(0, value)
     elif isinstance(value, str):
         wanted = [value]
+    return wanted
+
+
+def _value_path(wanted: list[object]) -> str:
+    """A jsonpath matching any argument value (at any depth) equal to one of ``wanted``."""
     # json.dumps writes a valid jsonpath literal: a string's quotes and backslashes escaped.
     tests = " || ".join(f"@ == {json.dumps(v)}" for v in wanted)
     return f"$.** ? ({tests})"
+
+
+def _has_scalar(value: object) -> bool:
+    """Whether a JSON value holds a string, number or boolean anywhere (what
+    ``pgqueue.search_tokens`` makes index keys of; a query without one cannot use the index)."""
+    if isinstance(value, dict):
+        return any(_has_scalar(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_scalar(v) for v in value)
+    return value is not None
 
 
 def search_jobs(
@@ -150,6 +165,7 @@ def search_jobs(
     text = (q or "").strip() or None
     contains = _parse_contains(text)
     words = None if contains else text
+    forms = _value_forms(words) if words is not None else None
     params: dict[str, Any] = {
         "state": state or None,
         "scheduled": scheduled,
@@ -160,7 +176,10 @@ def search_jobs(
         "q": words,
         "q_id": int(text) if text is not None and text.isdigit() and len(text) < 19 else None,
         "contains": contains,
-        "value_path": _value_path(words) if words is not None else None,
+        "value_path": _value_path(forms) if forms is not None else None,
+        # Below the window, by index only: a query with no scalar value has no index key.
+        "contains_keyed": contains if contains and _has_scalar(json.loads(contains)) else None,
+        "value_forms": json.dumps(forms) if forms and _has_scalar(forms) else None,
         "error_like": None,
         "limit": limit,
     }
