@@ -52,3 +52,14 @@ def test_bench_rejects_unknown_scenario(pg_server: str) -> None:
     proc = _bench(pg_server, "-s", "nope")
     assert proc.returncode == 2
     assert "unknown scenario 'nope'" in proc.stderr
+
+
+def test_bench_history_rollup_counts_every_seeded_job(pg_server: str, tmp_path: Path) -> None:
+    out = tmp_path / "rollup.json"
+    proc = _bench(pg_server, "-s", "history-rollup", "--json-out", str(out))
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(out.read_text())["results"]
+    assert row["scenario"] == "history-rollup"
+    assert row["extra"]["seeded"] == 5_000 * 60
+    assert row["extra"]["counted"] == row["extra"]["seeded"]  # the tick rolled up that minute, once
+    assert row["latency_ms"]["samples"] == 3 and row["extra"]["core_share"] > 0

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from rich.console import Console
 
-from . import drain, enqueue, latency, lateness, search, xmin
+from . import drain, enqueue, latency, lateness, rollup, search, xmin
 from .db import Probe
 from .report import Result
 
@@ -36,6 +36,7 @@ class Profile:
     xmin_recovery_s: float
     idle_s: float
     search_rows: int = 1_000_000
+    rollup_rates: tuple[int, ...] = (30_000,)
 
 
 FULL = Profile(
@@ -78,6 +79,7 @@ QUICK = Profile(
     xmin_recovery_s=20.0,
     idle_s=5.0,
     search_rows=100_000,
+    rollup_rates=(5_000,),
 )
 SCENARIOS = (
     "enqueue-bulk",
@@ -94,6 +96,7 @@ SCENARIOS = (
     "held-xmin",
     "idle",
     "search",
+    "history-rollup",
 )
 
 
@@ -183,6 +186,7 @@ def run(
         )
         step("idle", lambda: latency.idle(probe, p.idle_s))
         step("search", lambda: search.search(probe, p.search_rows))
+        step("history-rollup", lambda: [rollup.rollup(probe, r) for r in p.rollup_rates])
     finally:
         probe.close()
     _judge_drains(results)
