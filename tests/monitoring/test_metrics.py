@@ -48,6 +48,12 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and want <= set(ls))
 
 
+def present(samples: Samples, name: str, **labels: str) -> int:
+    """How many samples called ``name`` have labels including ``labels``."""
+    want = set(labels.items())
+    return sum(1 for (n, ls) in samples if n == name and want <= set(ls))
+
+
 def scraped_when(port: int, name: str, value: float) -> Samples | None:
     """The scrape once the total of ``name`` is ``value`` (hooks run right after commits)."""
     s = scrape(port)
@@ -149,13 +155,15 @@ def test_app_metrics_embedded_in_process(dsn: str) -> None:
             assert total(s, "pgqueue_worker_info", hostname=socket.gethostname(), concurrency="2") == 1
             assert total(s, "pgqueue_workers", status="alive") == 1
             assert total(s, "process_resident_memory_bytes") > 0
+            assert present(s, "pgqueue_xmin_horizon_age_seconds") == 1
             assert total(s, "pgqueue_xmin_horizon_age_seconds") >= 0
             app.metrics.jobs.sampler.sample()
             assert total(scrape(server.port), "pgqueue_pool_max_connections", pool="worker") > 0
             assert total(s, "pgqueue_queue_jobs", queue="later", state="queued") == 1
             assert total(s, "pgqueue_queue_jobs", queue="later", state="scheduled") == 1
             assert total(s, "pgqueue_queue_paused", queue="later") == 1
-            assert total(s, "pgqueue_queue_oldest_job_age_seconds", queue="later") >= 0
+            assert present(s, "pgqueue_queue_oldest_job_age_seconds", queue="later") == 1
+            assert 0 <= total(s, "pgqueue_queue_oldest_job_age_seconds", queue="later") < 600
         finally:
             worker.stop(timeout=5)
         # Depth is read at scrape time and cached: an idle worker sends no query for it,
