@@ -20,8 +20,9 @@ This revision replaces it:
   IMMUTABLE, STRICT, PARALLEL SAFE.
 - ``jobs_args_tokens_idx``: GIN over ``pgqueue.search_tokens(args || kwargs)`` of
   finished rows that have arguments (a job without any writes nothing to it; one with
-  arguments pays the token function, tens of microseconds, in the completion that ends it). Its keys are at most 65,536 integers whatever the arguments, so the
-  entry tree stops growing once it holds them; the lists of rows under each key are
+  arguments pays the token function, about 10 microseconds, in the completion that ends
+  it). Its keys are at most 65,536 integers whatever the arguments, so the entry tree
+  stops growing once it holds them; the lists of rows under each key are
   what VACUUM cleans. A search asks for the query's tokens and rechecks the real
   condition (containment, or a value at any depth) on the rows it finds, so a bucket
   shared by other values costs a few extra rows read, never a wrong answer.
