@@ -21,12 +21,11 @@ TRACEBACK = 'Traceback (most recent call last):\n  File "reports.py", line 9, in
 
 def seed_dead(conn: psycopg.Connection[Any], queue: str = "reports", task: str = "app.build_report") -> int:
     """A dead job with one recorded error, as a worker leaves it."""
-    error = {"at": "2026-01-01T00:00:05+00:00", "attempt": 3, "type": "ValueError",
-             "message": "boom", "traceback": TRACEBACK}
+    error = {"attempt": 3, "type": "ValueError", "message": "boom", "traceback": TRACEBACK}
     row = conn.execute(
         "INSERT INTO pgqueue.jobs (queue, task, args, state, attempt, max_attempts, started_at, "
         "finished_at, last_error, errors) VALUES (%s, %s, '[2]', 'dead', 3, 3, now(), now(), "
-        "'ValueError: boom', jsonb_build_array(%s::jsonb)) RETURNING id",
+        "'ValueError: boom', jsonb_build_array(%s::jsonb || jsonb_build_object('at', now()))) RETURNING id",
         (queue, task, json.dumps(error)),
     ).fetchone()
     assert row is not None
