@@ -13,13 +13,15 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any, Final
 
 from psycopg.rows import RowMaker
 
 from ..job import JobRow, JobState
 
-FIELDS: Final = frozenset(f.name for f in dataclasses.fields(JobRow))
+ORDER: Final = tuple(f.name for f in dataclasses.fields(JobRow))
+FIELDS: Final = frozenset(ORDER)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,24 +39,49 @@ ClaimRow = JobRow | Marker
 
 
 def claim_row(cursor: Any) -> RowMaker[ClaimRow]:  # any cursor (BaseCursor is private)
-    """Row factory for the claim statements (``conn.cursor(row_factory=claim_row)``)."""
+    """Row factory for the claim statements (``conn.cursor(row_factory=claim_row)``).
+
+    The columns are matched to JobRow's fields by name once per statement; each row is
+    then built positionally (a dict per row cost ~2 µs a job, a tenth of a no-op job's
+    worker CPU), or by keyword when the columns are not a prefix of JobRow's fields."""
     if cursor.description is None:
         raise TypeError("claim_row: the statement returned no rows")
     names = [c.name for c in cursor.description]
     unknown = [n for n in names if n not in FIELDS]
     if unknown:
         raise TypeError(f"claim_row: columns {unknown} are not fields of JobRow")
+    at = {n: i for i, n in enumerate(names)}
+    id_i, queue_i = at["id"], at["queue"]
+    run_i, clock_i = at.get("run_at"), at.get("started_at")
 
-    def make(values: Any) -> ClaimRow:
+    def marker(values: Any) -> Marker:
+        run_at = None if run_i is None else values[run_i]
+        clock = None if clock_i is None else values[clock_i]
+        wait = None if run_at is None or clock is None else (run_at - clock).total_seconds()
+        return Marker(values[queue_i], wait)
+
+    present = [f for f in ORDER if f in at]
+    if present == list(ORDER[: len(present)]):
+        take = itemgetter(*(at[f] for f in present))
+        state_i = present.index("state")
+
+        def make(values: Any) -> ClaimRow:
+            if values[id_i] is None:
+                return marker(values)
+            fields = list(take(values))
+            fields[state_i] = JobState(fields[state_i])
+            return JobRow(*fields)
+
+        return make
+
+    def make_by_name(values: Any) -> ClaimRow:
+        if values[id_i] is None:
+            return marker(values)
         row = dict(zip(names, values, strict=True))
-        if row["id"] is None:
-            run_at, clock = row.get("run_at"), row.get("started_at")
-            wait = None if run_at is None or clock is None else (run_at - clock).total_seconds()
-            return Marker(row["queue"], wait)
         row["state"] = JobState(row["state"])
         return JobRow(**row)
 
-    return make
+    return make_by_name
 
 
 def split(rows: list[ClaimRow]) -> tuple[list[JobRow], list[Marker]]:

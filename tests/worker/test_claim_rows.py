@@ -3,6 +3,7 @@ column that is not a JobRow field fails loudly instead of shifting the others.""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import psycopg
@@ -45,3 +46,15 @@ def test_a_column_that_is_not_a_job_field_is_an_error(conn: psycopg.Connection) 
         "SELECT NULL::bigint AS id, 'q' AS queue, now() + interval '2 seconds' AS run_at, now() AS started_at"
     ).fetchone()
     assert isinstance(marker, Marker) and marker.name == "q" and marker.wait_s == 2.0
+
+
+def test_columns_in_another_order_build_the_same_row(app: App, conn: psycopg.Connection) -> None:
+    job = app.enqueue("t.x", args=(7,), tags=["a"], queue="rows")
+    claimed = claim_job(conn, uuid.uuid4(), job.id, 30.0)
+    assert isinstance(claimed, JobRow)
+    names = [f.name for f in dataclasses.fields(JobRow)][:18]  # what the claims return
+    reversed_cols = ", ".join(reversed(names))
+    row = conn.cursor(row_factory=claim_row).execute(
+        f"SELECT {reversed_cols} FROM pgqueue.jobs WHERE id = %s", (job.id,)  # noqa: S608 - field names
+    ).fetchone()
+    assert row == claimed
