@@ -31,7 +31,9 @@ Pool = AsyncConnectionPool[psycopg.AsyncConnection[TupleRow]]
 class _LoopPool:
     future: asyncio.Future[Pool]
     opener: asyncio.Task[None] | None = None
+    """The task opening the pool (held so it is not collected while it runs)."""
     guard: asyncio.Task[None] | None = None
+    """The task that closes the pool when its loop cancels what is left."""
 
     def failed(self) -> bool:
         f = self.future
