@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import psycopg
 from alembic import command
@@ -15,18 +14,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
 
+from ._revision import migrations_dir
 from ._settings import SCHEMA
 
 VERSION_TABLE = "alembic_version"
-
-
-def migrations_dir() -> Path:
-    """The revisions: packaged as ``pgqueue/_migrations`` in a wheel, ``migrations/`` in a checkout."""
-    here = Path(__file__).resolve().parent
-    for candidate in (here / "_migrations", here.parent / "migrations"):
-        if (candidate / "env.py").exists():
-            return candidate
-    raise FileNotFoundError("pgqueue's migrations folder is missing from this installation")
 
 
 def _config(output: io.StringIO | None = None) -> Config:
