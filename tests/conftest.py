@@ -130,7 +130,7 @@ def create_database(admin: str, name: str, template: str | None = None) -> str:
     with psycopg.connect(admin, autocommit=True) as conn:
         if template:
             conn.execute(
-                sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY FILE_COPY").format(
+                sql.SQL("CREATE DATABASE {} TEMPLATE {} STRATEGY WAL_LOG").format(
                     sql.Identifier(name), sql.Identifier(template)
                 )
             )
