@@ -11,10 +11,11 @@ import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import psycopg
-from psycopg.rows import TupleRow
+from psycopg.rows import TupleRow, class_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from .errors import (
@@ -148,6 +149,16 @@ def check_reachable(dsn: str) -> None:
         raise connect_error(dsn, exc) from None
 
 
+@dataclass(frozen=True, slots=True)
+class ProbeRow:
+    """The row of db_probe.sql."""
+
+    in_recovery: bool
+    dbname: str
+    installed: bool
+    """Whether pgqueue's migration table exists."""
+
+
 def probe(dsn: str, *, schema: bool = True) -> str | None:
     """Check once that ``dsn`` can serve pgqueue; return the schema's revision.
 
@@ -163,23 +174,22 @@ def probe(dsn: str, *, schema: bool = True) -> str | None:
         psycopg.conninfo.conninfo_to_dict(dsn)
         kwargs = {**connect_kwargs(), "connect_timeout": FIRST_CONNECT_TIMEOUT_S}
         with psycopg.connect(dsn, autocommit=True, **kwargs) as conn:
-            row = conn.execute(query("db_probe")).fetchone()
+            row = conn.cursor(row_factory=class_row(ProbeRow)).execute(query("db_probe")).fetchone()
             assert row is not None
-            in_recovery, dbname, installed = row
             revision = None
-            if installed:
+            if row.installed:
                 found = conn.execute(query("health_revision")).fetchone()
                 revision = None if found is None else str(found[0])
     except psycopg.Error as exc:
         raise connect_error(dsn, exc) from None
     where, _ = _where(dsn)
-    if in_recovery:
+    if row.in_recovery:
         raise ReadOnlyDatabase(
             f"{where} is a read-only standby (in recovery); point the DSN at the primary, "
             "or list every host with target_session_attrs=read-write"
         )
     if schema and revision is None:
-        raise SchemaMissing(f"database {dbname!r} has no pgqueue schema; run `pgqueue migrate`")
+        raise SchemaMissing(f"database {row.dbname!r} has no pgqueue schema; run `pgqueue migrate`")
     return revision
 
 

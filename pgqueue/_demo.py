@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from psycopg.rows import class_row
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -110,14 +111,25 @@ def _clear_previous(app: App) -> None:
         conn.execute("DELETE FROM pgqueue.jobs WHERE %(tag)s = ANY(tags)", {"tag": TAG})
 
 
-def _summary(app: App) -> list[tuple[str, int, int]]:
-    with app.pool.connection() as conn:
-        rows = conn.execute(
-            "SELECT state, count(*), count(*) FILTER (WHERE jsonb_array_length(errors) > 0)"
+@dataclass(frozen=True, slots=True)
+class _SummaryRow:
+    """Demo jobs in one state."""
+
+    state: str
+    jobs: int
+    errored: int
+    """Of those, the ones that failed at least once."""
+
+
+def _summary(app: App) -> list[_SummaryRow]:
+    with app.pool.connection() as conn, conn.cursor(row_factory=class_row(_SummaryRow)) as cur:
+        rows: list[_SummaryRow] = cur.execute(
+            "SELECT state, count(*) AS jobs,"
+            " count(*) FILTER (WHERE jsonb_array_length(errors) > 0) AS errored"
             " FROM pgqueue.jobs WHERE %(tag)s = ANY(tags) GROUP BY state ORDER BY state",
             {"tag": TAG},
         ).fetchall()
-    return [(r[0], r[1], r[2]) for r in rows]
+    return rows
 
 
 INSPECT_SQL = """\
@@ -152,15 +164,15 @@ def run(dsn: str, *, jobs: int = 300, concurrency: int = 8, console: Console | N
     table = Table(title="summary")
     for col in ("state", "jobs", "with retried errors"):
         table.add_column(col)
-    for state, count, errored in summary:
-        table.add_row(state, str(count), str(errored))
+    for row in summary:
+        table.add_row(row.state, str(row.jobs), str(row.errored))
     out.print(table)
-    done = sum(c for s, c, _ in summary if s in ("succeeded", "dead"))
-    retried = sum(e for s, _, e in summary if s == "succeeded")
+    done = sum(r.jobs for r in summary if r.state in ("succeeded", "dead"))
+    retried = sum(r.errored for r in summary if r.state == "succeeded")
     out.print(
         f"{done} jobs finished in {elapsed:.1f}s ({done / max(elapsed, 1e-6):,.0f} jobs/s); "
         f"{retried} succeeded after a retry, "
-        f"{sum(c for s, c, _ in summary if s == 'dead')} dead (kept for review)."
+        f"{sum(r.jobs for r in summary if r.state == 'dead')} dead (kept for review)."
     )
     embedded = _embedded.url() == dsn
     target = '"$(pgqueue db url)"' if embedded else f"'{_dsn.redact(dsn)}'"

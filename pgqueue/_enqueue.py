@@ -10,9 +10,11 @@ live job holding the key. Bulk writes live in :mod:`pgqueue._enqueue_many`.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from . import _conn, _tracing
@@ -85,9 +87,27 @@ def _unique_params(
     return {**base, "args": args, "kwargs": kwargs, "unique_keys": keys}
 
 
-def collect_unique(found: dict[str, int], rows: Sequence[tuple[Any, ...]]) -> None:
-    for job_id, key in rows:
-        found[key] = job_id
+@dataclass(frozen=True, slots=True)
+class InsertRow:
+    """A row of enqueue.sql."""
+
+    id: int
+    run_at_epoch: float | None
+    """The job's run_at (epoch seconds, database clock) when it was inserted for later;
+    None when it is due now."""
+
+
+@dataclass(frozen=True, slots=True)
+class UniqueRow:
+    """A row of enqueue_unique.sql: the job (new or existing) holding a unique key."""
+
+    id: int
+    unique_key: str
+
+
+def collect_unique(found: dict[str, int], rows: Sequence[UniqueRow]) -> None:
+    for row in rows:
+        found[row.unique_key] = row.id
 
 
 def unique_gave_up(keys: Sequence[str]) -> PgQueueError:
@@ -106,7 +126,8 @@ def insert_unique(
         sql_params = _unique_params(
             base, [args[i] for i in todo], [kwargs[i] for i in todo], [keys[i] for i in todo]
         )
-        collect_unique(found, pg.execute(query("enqueue_unique"), sql_params).fetchall())
+        cur = pg.cursor(row_factory=class_row(UniqueRow))
+        collect_unique(found, cur.execute(query("enqueue_unique"), sql_params).fetchall())
         todo = [i for i in todo if keys[i] not in found]
         if not todo:
             return found
@@ -127,7 +148,8 @@ async def insert_unique_async(
         sql_params = _unique_params(
             base, [args[i] for i in todo], [kwargs[i] for i in todo], [keys[i] for i in todo]
         )
-        cur = await apg.execute(query("enqueue_unique"), sql_params)
+        cur = apg.cursor(row_factory=class_row(UniqueRow))
+        await cur.execute(query("enqueue_unique"), sql_params)
         collect_unique(found, await cur.fetchall())
         todo = [i for i in todo if keys[i] not in found]
         if not todo:
@@ -196,16 +218,12 @@ def _write_one(
     connections alone (pgqueue._db.prepare_if_direct); a caller's connection keeps its
     own prepare policy."""
     if key is None:
-        row = pg.execute(query("enqueue"), sql_params, prepare=prepare).fetchone()
+        cur = pg.cursor(row_factory=class_row(InsertRow))
+        row = cur.execute(query("enqueue"), sql_params, prepare=prepare).fetchone()
         assert row is not None
-        return int(row[0]), _scheduled_at(row)
+        return row.id, row.run_at_epoch
     args, kwargs = sql_params.pop("args"), sql_params.pop("kwargs")
     return insert_unique(pg, sql_params, [args], [kwargs], [key])[key], None
-
-
-def _scheduled_at(row: Any) -> float | None:
-    """enqueue.sql's run_at column: epoch seconds if the job was inserted for later."""
-    return None if row[1] is None else float(row[1])
 
 
 async def enqueue_one_async(
@@ -237,10 +255,11 @@ async def _write_one_async(
     apg: _conn.AsyncConn, sql_params: dict[str, Any], key: str | None, prepare: bool | None = None
 ) -> tuple[int, float | None]:
     if key is None:
-        cur = await apg.execute(query("enqueue"), sql_params, prepare=prepare)
+        cur = apg.cursor(row_factory=class_row(InsertRow))
+        await cur.execute(query("enqueue"), sql_params, prepare=prepare)
         row = await cur.fetchone()
         assert row is not None
-        return int(row[0]), _scheduled_at(row)
+        return row.id, row.run_at_epoch
     args, kwargs = sql_params.pop("args"), sql_params.pop("kwargs")
     return (await insert_unique_async(apg, sql_params, [args], [kwargs], [key]))[key], None
 

@@ -17,10 +17,12 @@ transaction, so each queue is woken once per call, at commit.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from psycopg.copy import QueuedLibpqWriter
+from psycopg.rows import class_row
 
 from . import _conn
 from ._enqueue import insert_unique, insert_unique_async, params, payload
@@ -186,10 +188,21 @@ def enqueue_many(
         return out
 
 
+@dataclass(frozen=True, slots=True)
+class ReserveRow:
+    """The row of enqueue_reserve_ids.sql."""
+
+    ids: list[int]
+    """Fresh job ids, ascending."""
+    db_now: datetime
+    """The database's clock, to date delayed jobs with."""
+
+
 def _reserve(pg: _conn.Conn, n: int) -> tuple[list[int], datetime]:
-    row = pg.cursor(binary=True).execute(query("enqueue_reserve_ids"), {"n": n}).fetchone()
+    cur = pg.cursor(binary=True, row_factory=class_row(ReserveRow))
+    row = cur.execute(query("enqueue_reserve_ids"), {"n": n}).fetchone()
     assert row is not None
-    return row[0], row[1]
+    return row.ids, row.db_now
 
 
 def _copy_stream(
@@ -257,8 +270,8 @@ async def enqueue_many_async(
 
 
 async def _reserve_async(apg: _conn.AsyncConn, n: int) -> tuple[list[int], datetime]:
-    cur = apg.cursor(binary=True)
+    cur = apg.cursor(binary=True, row_factory=class_row(ReserveRow))
     await cur.execute(query("enqueue_reserve_ids"), {"n": n})
     row = await cur.fetchone()
     assert row is not None
-    return row[0], row[1]
+    return row.ids, row.db_now

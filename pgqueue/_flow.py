@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from psycopg.rows import class_row, scalar_row
+
 from . import _conn
 from . import _enqueue as enq
 from ._options import EnqueueOptions, JobRef
@@ -96,13 +98,14 @@ def _write(
     app: AppLike, conn: Any, rows: list[dict[str, Any]], nodes: list[Node], external: list[int]
 ) -> list[int]:
     with _conn.transaction(app, conn) as pg:
-        with pg.cursor() as cur:
+        # scalar_row: the caller's connection may have a row factory of its own.
+        with pg.cursor(row_factory=scalar_row) as cur:
             cur.executemany(query("flow_insert"), rows, returning=True)
             ids: list[int] = []
             while True:
                 found = cur.fetchone()
                 assert found is not None
-                ids.append(found[0])
+                ids.append(found)
                 if not cur.nextset():
                     break
             edges = [(ids[i], ids[p], pos) for i, n in enumerate(nodes) for pos, p in enumerate(n.parents)]
@@ -116,6 +119,14 @@ def _write(
                     },
                 )
     return ids
+
+
+@dataclass(frozen=True, slots=True)
+class ParentRow:
+    """A row of flow_mark_parents.sql: a parent job, now marked as having dependents."""
+
+    id: int
+    state: str
 
 
 def enqueue_with_dependencies(
@@ -132,7 +143,8 @@ def enqueue_with_dependencies(
     parent_ids = sorted({p if isinstance(p, int) else p.id for p in depends_on})
     node = Node(_Step(task, tuple(args), dict(kwargs), dict(options)), [], None)
     with _conn.transaction(app, conn) as pg:
-        states = dict(pg.execute(query("flow_mark_parents"), {"ids": parent_ids}).fetchall())
+        cur = pg.cursor(row_factory=class_row(ParentRow))
+        states = {r.id: r.state for r in cur.execute(query("flow_mark_parents"), {"ids": parent_ids})}
         missing = [p for p in parent_ids if p not in states]
         if missing:
             raise JobNotFound(f"depends_on names jobs that do not exist: {missing}")
@@ -149,9 +161,8 @@ def enqueue_with_dependencies(
         if row["state"] != "cancelled":
             row.update(state="waiting" if pending_count else "queued")
         row["pending"] = pending_count
-        inserted = pg.execute(query("flow_insert"), row).fetchone()
-        assert inserted is not None
-        job_id = inserted[0]
+        job_id = pg.cursor(row_factory=scalar_row).execute(query("flow_insert"), row).fetchone()
+        assert job_id is not None
         if pending:
             pg.execute(
                 query("flow_edges"),

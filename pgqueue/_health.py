@@ -20,8 +20,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Final
 
 import psycopg
+from psycopg.rows import class_row
 
-from . import _db
+from . import _db, _revision
 from ._revision import CURRENT, NEWER, UNKNOWN, schema_status
 from ._sql import query
 
@@ -66,9 +67,7 @@ def check(
     no prepared statements, so it works through a transaction pooler. ``hostname``
     defaults to this machine's (a Kubernetes pod's name) and only matters with ``worker``.
     """
-    from . import _migrate
-
-    head = _migrate.head()
+    head = _revision.head()
     host = (hostname or socket.gethostname()) if worker else None
     started = time.monotonic()
     try:
@@ -88,28 +87,40 @@ def check(
         )
 
 
+@dataclass(frozen=True, slots=True)
+class ProbeRow:
+    """The row of health_probe.sql."""
+
+    statement_timeout: str
+    """What set_config returned (the timeout just set); read by nobody."""
+    in_recovery: bool
+    server_version: str
+    installed: bool
+    """Whether pgqueue's migration table exists."""
+
+
 def _probe(
     conn: psycopg.Connection[Any], head: str, host: str | None, timeout: float, started: float
 ) -> Health:
-    row = conn.execute(query("health_probe"), {"timeout_ms": str(int(timeout * 1000))}).fetchone()
+    cur = conn.cursor(row_factory=class_row(ProbeRow))
+    row = cur.execute(query("health_probe"), {"timeout_ms": str(int(timeout * 1000))}).fetchone()
     assert row is not None
-    _, in_recovery, version, installed = row
     latency = round((time.monotonic() - started) * 1000, 2)
     base: dict[str, Any] = {
         "reachable": True,
         "latency_ms": latency,
-        "server_version": version,
-        "in_recovery": in_recovery,
+        "server_version": row.server_version,
+        "in_recovery": row.in_recovery,
         "head": head,
         "hostname": host,
     }
     revision = None
-    if installed:
+    if row.installed:
         found = conn.execute(query("health_revision")).fetchone()
         revision = None if found is None else str(found[0])
     status = schema_status(revision, head)
     base.update(schema=status, revision=revision)
-    if in_recovery:
+    if row.in_recovery:
         return Health(
             ok=False,
             detail="connected to a standby in recovery (read-only): workers need the primary",

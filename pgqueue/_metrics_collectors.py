@@ -10,9 +10,11 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 import psycopg
+from psycopg.rows import class_row
 
 from . import _db
 from ._admin.doctor import UNRUNNABLE_AGE_S
@@ -25,6 +27,43 @@ log = logging.getLogger("pgqueue.metrics")
 
 QUEUE_STATS_TTL_S: Final = 10.0
 """Queue depth is read from the database at most this often (at scrape time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRow:
+    """A row of metrics_queues.sql: one queue's jobs by state."""
+
+    queue: str
+    queued: int
+    """Due now."""
+    scheduled: int
+    """Due later."""
+    running: int
+    waiting: int
+    dead: int
+    oldest_age_s: float
+    """Age of the oldest due job (0 when none waits)."""
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DatabaseRow:
+    """The row of metrics_database.sql: workers by status and the xmin horizon's age."""
+
+    alive: int
+    stopping: int
+    stale: int
+    xmin_age_s: float
+
+
+@dataclass(frozen=True, slots=True)
+class UnrunnableRow:
+    """A row of doctor_unrunnable.sql: old queued jobs of a task no live worker can run."""
+
+    queue: str
+    task: str
+    jobs: int
+    oldest_age_s: float
 
 
 class QueueCollector:
@@ -44,10 +83,10 @@ class QueueCollector:
         self.history = history
         self._lock = threading.Lock()
         self._conn: psycopg.Connection[Any] | None = None
-        self._rows: list[tuple[Any, ...]] = []
-        self._db: tuple[Any, ...] | None = None
+        self._rows: list[QueueRow] = []
+        self._db: DatabaseRow | None = None
         self._known: set[str] = set()
-        self._unrunnable: list[tuple[Any, ...]] = []
+        self._unrunnable: list[UnrunnableRow] = []
         self._read_at: float | None = None
         self.reads = 0
 
@@ -66,17 +105,17 @@ class QueueCollector:
             labels=("queue",),
         )
         paused = GaugeMetricFamily("pgqueue_queue_paused", "1 when the queue is paused", labels=("queue",))
-        for queue, queued, scheduled, running, waiting, dead, oldest_s, is_paused in rows:
+        for row in rows:
             for state, value in (
-                ("queued", queued),
-                ("scheduled", scheduled),
-                ("running", running),
-                ("waiting", waiting),
-                ("dead", dead),
+                ("queued", row.queued),
+                ("scheduled", row.scheduled),
+                ("running", row.running),
+                ("waiting", row.waiting),
+                ("dead", row.dead),
             ):
-                depth.add_metric((queue, state), float(value))
-            age.add_metric((queue,), float(oldest_s))
-            paused.add_metric((queue,), 1.0 if is_paused else 0.0)
+                depth.add_metric((row.queue, state), float(value))
+            age.add_metric((row.queue,), float(row.oldest_age_s))
+            paused.add_metric((row.queue,), 1.0 if row.paused else 0.0)
         yield depth
         yield age
         yield paused
@@ -86,29 +125,28 @@ class QueueCollector:
             "(none serving their queue registers their task), from the database",
             labels=("queue", "task"),
         )
-        for queue, task, jobs, _oldest_s in self._unrunnable:
-            unrunnable.add_metric((queue, task), float(jobs))
+        for u in self._unrunnable:
+            unrunnable.add_metric((u.queue, u.task), float(u.jobs))
         yield unrunnable
         if db is not None:
-            alive, stopping, stale, xmin_age_s = db
             workers = GaugeMetricFamily(
                 "pgqueue_workers",
                 "Registered worker processes by status (alive, stopping, stale), from the database",
                 labels=("status",),
             )
-            for status, n in (("alive", alive), ("stopping", stopping), ("stale", stale)):
+            for status, n in (("alive", db.alive), ("stopping", db.stopping), ("stale", db.stale)):
                 workers.add_metric((status,), float(n))
             yield workers
             yield GaugeMetricFamily(
                 "pgqueue_xmin_horizon_age_seconds",
                 "Age of the oldest transaction pinning this database's xmin horizon (0 when none)",
-                value=float(xmin_age_s),
+                value=float(db.xmin_age_s),
             )
 
     def describe(self) -> list[Metric]:
         return []  # registering must not query the database
 
-    def _fresh_rows(self) -> tuple[list[tuple[Any, ...]], tuple[Any, ...] | None]:
+    def _fresh_rows(self) -> tuple[list[QueueRow], DatabaseRow | None]:
         with self._lock:
             now = time.monotonic()
             if self._read_at is not None and now - self._read_at < self.ttl:
@@ -116,18 +154,22 @@ class QueueCollector:
             try:
                 if self._conn is None or self._conn.closed:
                     self._conn = _db.connect(self._dsn(), application_name="pgqueue-metrics")
-                rows = self._conn.execute(query("metrics_queues")).fetchall()
-                self._db = self._conn.execute(query("metrics_database")).fetchone()
-                self._unrunnable = self._conn.execute(
+                conn = self._conn
+                queues = conn.cursor(row_factory=class_row(QueueRow))
+                rows = queues.execute(query("metrics_queues")).fetchall()
+                database = conn.cursor(row_factory=class_row(DatabaseRow))
+                self._db = database.execute(query("metrics_database")).fetchone()
+                unrunnable = conn.cursor(row_factory=class_row(UnrunnableRow))
+                self._unrunnable = unrunnable.execute(
                     query("doctor_unrunnable"), {"age_s": UNRUNNABLE_AGE_S}
                 ).fetchall()
                 self.reads += 1
-                seen = {r[0] for r in rows}
+                seen = {r.queue for r in rows}
                 self._known |= seen
                 # A queue seen before and gone from every source now (its history aged out
                 # or the exporter restarted since) still reads 0 while this process lives.
-                rows += [(q, 0, 0, 0, 0, 0, 0.0, False) for q in sorted(self._known - seen)]
-                self._rows = sorted(rows)
+                rows += [QueueRow(q, 0, 0, 0, 0, 0, 0.0, False) for q in sorted(self._known - seen)]
+                self._rows = sorted(rows, key=lambda r: r.queue)
                 if self.history:
                     self._record_history()
             except psycopg.Error as exc:
@@ -140,9 +182,8 @@ class QueueCollector:
         from .dashboard import history
 
         assert self._conn is not None
-        names = ("queue", "queued", "scheduled", "running", "waiting", "dead")
         try:
-            history.tick(self._conn, [dict(zip(names, r[:6], strict=True)) for r in self._rows])
+            history.tick(self._conn, [asdict(r) for r in self._rows])
         except psycopg.Error as exc:  # its transaction is rolled back; depth is still served
             log.warning("could not record queue history: %s", exc)
 

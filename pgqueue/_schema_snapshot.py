@@ -10,9 +10,11 @@ database migrated to head) writes the file.
 from __future__ import annotations
 
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
+from psycopg.rows import class_row
 
 from ._sql import query
 
@@ -41,14 +43,23 @@ def stored_major() -> int | None:
 MAJOR_LINE = "-- made on PostgreSQL "
 
 
+@dataclass(frozen=True, slots=True)
+class ObjectRow:
+    """A row of schema_snapshot.sql: one object of the schema and its definition."""
+
+    kind: str
+    name: str
+    body: str
+
+
 def render(dsn: str) -> str:
     """The snapshot text of the database at ``dsn``."""
     with psycopg.connect(dsn) as conn:
-        rows = conn.execute(query("schema_snapshot")).fetchall()
+        rows = conn.cursor(row_factory=class_row(ObjectRow)).execute(query("schema_snapshot")).fetchall()
         major = conn.info.server_version // 10000
     parts = [HEADER, f"{MAJOR_LINE}{major}\n"]
-    for kind, name, body in rows:
-        parts.append(f"\n-- {kind} {name}\n{body.rstrip()}\n")
+    for row in rows:
+        parts.append(f"\n-- {row.kind} {row.name}\n{row.body.rstrip()}\n")
     return "".join(parts)
 
 

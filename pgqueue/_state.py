@@ -9,7 +9,9 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Final
+
+from psycopg.rows import kwargs_row
 
 
 class JobState(enum.StrEnum):
@@ -68,3 +70,12 @@ class JobRow:
     """The last ``ctx.progress(...)`` report: current, total, message, at (not in claim rows)."""
     expires_at: datetime | None = None
     """When a job not yet started is dropped (``expires=``; not in claim rows)."""
+
+
+def _job_row(*, state: str, **columns: Any) -> JobRow:
+    return JobRow(state=JobState(state), **columns)
+
+
+job_row: Final = kwargs_row(_job_row)
+"""Row factory for job_get.sql (``conn.cursor(row_factory=job_row)``): its columns, named
+as JobRow's fields, as a JobRow."""

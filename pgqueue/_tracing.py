@@ -20,9 +20,11 @@ import json
 import logging
 import time
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg.rows import class_row
 
 from ._sql import query
 from .errors import Snooze
@@ -134,15 +136,24 @@ def carrier() -> str | None:
     return json.dumps(found, separators=(",", ":")) if found else None
 
 
+@dataclass(frozen=True, slots=True)
+class TraceRow:
+    """A row of trace_get.sql: a job's stored trace context (JSON, a dict when well formed)."""
+
+    id: int
+    trace: Any
+
+
 def fetch(conn: psycopg.Connection[Any], ids: Sequence[int]) -> dict[int, dict[str, str]]:
     """Job id -> stored trace context, for jobs that have one (one query). A failed
     read is logged and gives no contexts: the jobs are already claimed and must run."""
     try:
-        rows = conn.execute(query("trace_get"), {"ids": list(ids)}).fetchall()
+        cur = conn.cursor(row_factory=class_row(TraceRow))
+        rows = cur.execute(query("trace_get"), {"ids": list(ids)}).fetchall()
     except psycopg.Error as exc:
         log.warning("could not read the trace context of %s claimed job(s): %s", len(ids), exc)
         return {}
-    return {int(job_id): stored for job_id, stored in rows if isinstance(stored, dict)}
+    return {r.id: r.trace for r in rows if isinstance(r.trace, dict)}
 
 
 @contextlib.contextmanager

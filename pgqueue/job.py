@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Any, Generic, cast
 
+from psycopg.rows import class_row
 from typing_extensions import TypeVar
 
 from ._admin import cancel_jobs, job_details, retry_jobs
 from ._sql import query
-from ._state import TERMINAL, TRANSITIONS, JobRow, JobState
+from ._state import TERMINAL, TRANSITIONS, JobRow, JobState, job_row
 from ._types import AppLike
 from .errors import JobFailed, JobNotFound
 
@@ -27,6 +29,15 @@ R = TypeVar("R", default=Any)
 
 RESULT_POLL_MIN_S = 0.005
 RESULT_POLL_MAX_S = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeRow:
+    """The row of job_outcome.sql: what :meth:`Job.result` waits for."""
+
+    state: str
+    result: Any
+    last_error: str | None
 
 
 class Job(Generic[R]):
@@ -50,14 +61,10 @@ class Job(Generic[R]):
     def refresh(self) -> Job[R]:
         """Re-read the row; raises JobNotFound if it was pruned or never existed."""
         with self.app.pool.connection() as conn:
-            cur = conn.execute(query("job_get"), {"id": self.id})
-            values = cur.fetchone()
-        if values is None:
+            row = conn.cursor(row_factory=job_row).execute(query("job_get"), {"id": self.id}).fetchone()
+        if row is None:
             raise JobNotFound(f"job {self.id} does not exist (never created, or pruned)")
-        assert cur.description is not None
-        data = dict(zip([c.name for c in cur.description], values, strict=True))
-        data["state"] = JobState(data["state"])
-        self._row = JobRow(**data)
+        self._row = row
         return self
 
     @property
@@ -110,24 +117,25 @@ class Job(Generic[R]):
 
     def _outcome(self) -> tuple[bool, Any]:
         with self.app.pool.connection() as conn:
-            values = conn.execute(query("job_outcome"), {"id": self.id}).fetchone()
-        return self._decide(values)
+            cur = conn.cursor(row_factory=class_row(OutcomeRow))
+            row = cur.execute(query("job_outcome"), {"id": self.id}).fetchone()
+        return self._decide(row)
 
     async def _outcome_async(self) -> tuple[bool, Any]:
         pool = await self.app.async_pool()
         async with pool.connection() as conn:
-            cur = await conn.execute(query("job_outcome"), {"id": self.id})
-            values = await cur.fetchone()
-        return self._decide(values)
+            cur = conn.cursor(row_factory=class_row(OutcomeRow))
+            await cur.execute(query("job_outcome"), {"id": self.id})
+            row = await cur.fetchone()
+        return self._decide(row)
 
-    def _decide(self, values: tuple[Any, ...] | None) -> tuple[bool, Any]:
-        if values is None:
+    def _decide(self, row: OutcomeRow | None) -> tuple[bool, Any]:
+        if row is None:
             raise JobNotFound(f"job {self.id} does not exist (never created, or pruned)")
-        state, result, last_error = values
-        if state == JobState.SUCCEEDED:
-            return True, result
-        if state in (JobState.DEAD, JobState.CANCELLED):
-            raise JobFailed(self.id, state, last_error)
+        if row.state == JobState.SUCCEEDED:
+            return True, row.result
+        if row.state in (JobState.DEAD, JobState.CANCELLED):
+            raise JobFailed(self.id, row.state, row.last_error)
         return False, None
 
     def _pause(self, delay: float, deadline: float | None, timeout: float | None) -> float:

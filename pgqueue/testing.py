@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+from psycopg.rows import class_row
 
 from ._sql import query
 from ._worker import claims
@@ -100,6 +101,16 @@ def drain(app: App, queues: Sequence[str] | None = None, *, max_jobs: int | None
     return result
 
 
+@dataclass(frozen=True, slots=True)
+class EnqueuedRow:
+    """A row of testing_enqueued.sql: a queued job of the task asked about."""
+
+    id: int
+    args: list[Any]
+    kwargs: dict[str, Any]
+    queue: str
+
+
 def assert_enqueued(
     app: App,
     task: Task[Any, Any] | str,
@@ -116,22 +127,23 @@ def assert_enqueued(
     """
     name = task if isinstance(task, str) else task.name
     with app.pool.connection() as conn:
-        rows = conn.execute(query("testing_enqueued"), {"task": name}).fetchall()
+        cur = conn.cursor(row_factory=class_row(EnqueuedRow))
+        rows = cur.execute(query("testing_enqueued"), {"task": name}).fetchall()
     matching = [
         r
         for r in rows
-        if (args is None or r[1] == list(args))
-        and (kwargs is None or r[2] == kwargs)
-        and (queue is None or r[3] == queue)
+        if (args is None or r.args == list(args))
+        and (kwargs is None or r.kwargs == kwargs)
+        and (queue is None or r.queue == queue)
     ]
     wanted = f"task {name!r}" + "".join(
         f" {k}={v!r}" for k, v in (("args", args), ("kwargs", kwargs), ("queue", queue)) if v is not None
     )
     if (count is None and not matching) or (count is not None and len(matching) != count):
-        found = ", ".join(f"#{r[0]} args={r[1]} kwargs={r[2]} queue={r[3]}" for r in rows) or "none"
+        found = ", ".join(f"#{r.id} args={r.args} kwargs={r.kwargs} queue={r.queue}" for r in rows) or "none"
         expected = "at least one" if count is None else str(count)
         raise AssertionError(f"expected {expected} queued job(s) of {wanted}; queued of that task: {found}")
-    return [Job(app, r[0]) for r in matching]
+    return [Job(app, r.id) for r in matching]
 
 
 def _run_and_write(app: App, row: JobRow, worker_id: uuid.UUID) -> Outcome:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
+from psycopg.rows import class_row
+
 from .._sql import query
 from .._state import JobState
 from ..errors import InvalidOption
@@ -126,10 +128,19 @@ def run_bulk(
     return BulkResult(action=action, done=done, requested=requested, skipped=skipped)
 
 
+@dataclass(frozen=True, slots=True)
+class DeleteRow:
+    """A row of admin_delete.sql: a job deleted."""
+
+    id: int
+    queue: str
+
+
 def delete_batch(conn: Connection[Any], ids: Sequence[int]) -> list[int]:
     """Delete the deletable ones of ``ids`` in one transaction; return their ids, sorted."""
     with conn.transaction():
-        rows = conn.execute(query("admin_delete"), {"ids": list(ids)}).fetchall()
+        cur = conn.cursor(row_factory=class_row(DeleteRow))
+        rows = cur.execute(query("admin_delete"), {"ids": list(ids)}).fetchall()
         # A deleted queued job may free a serial key's turn: wake its queue.
-        control.wake(conn, [str(r[1]) for r in rows])
-    return sorted(int(r[0]) for r in rows)
+        control.wake(conn, [r.queue for r in rows])
+    return sorted(r.id for r in rows)

@@ -7,10 +7,12 @@ was seen, and the fix. Anything but ``ok`` makes ``pgqueue doctor`` exit 1.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from psycopg import Connection
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 
 from .. import _db
 from .._sql import query
@@ -196,17 +198,27 @@ def _notify(conn: Connection[Any]) -> Check:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LeasesRow:
+    """The row of doctor_leases.sql: running jobs whose lease expired past the grace."""
+
+    jobs: int
+    oldest_expiry: datetime | None
+    worst_s: float | None
+    """Seconds since the oldest of those leases expired."""
+
+
 def _leases(conn: Connection[Any], limits: Limits) -> Check:
-    row = conn.execute(query("doctor_leases"), {"grace_s": limits.lease_grace_s}).fetchone()
-    count = int(row[0]) if row else 0
-    if not count or row is None:
+    cur = conn.cursor(row_factory=class_row(LeasesRow))
+    row = cur.execute(query("doctor_leases"), {"grace_s": limits.lease_grace_s}).fetchone()
+    if row is None or not row.jobs:
         return Check("stuck_leases", OK, "no expired leases", data={"count": 0})
     return Check(
         "stuck_leases",
         FAIL,
-        f"{count} running jobs hold leases expired for up to {row[2]:.0f}s",
+        f"{row.jobs} running jobs hold leases expired for up to {row.worst_s:.0f}s",
         "start a worker: every worker's rescuer hands expired leases back to their queue",
-        {"count": count, "oldest_expiry": row[1]},
+        {"count": row.jobs, "oldest_expiry": row.oldest_expiry},
     )
 
 
@@ -321,10 +333,19 @@ def _queues(conn: Connection[Any], limits: Limits) -> list[Check]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class DeadGrowthRow:
+    """The row of doctor_dead_growth.sql: jobs gone dead lately."""
+
+    last_hour: int
+    hourly_before: Decimal
+    """Per hour over the 24 hours before that."""
+
+
 def _dead_growth(conn: Connection[Any]) -> Check:
-    row = conn.execute(query("doctor_dead_growth")).fetchone()
-    last_hour = int(row[0]) if row else 0
-    before = float(row[1]) if row else 0.0
+    row = conn.cursor(row_factory=class_row(DeadGrowthRow)).execute(query("doctor_dead_growth")).fetchone()
+    last_hour = row.last_hour if row else 0
+    before = float(row.hourly_before) if row else 0.0
     data = {"last_hour": last_hour, "hourly_before": round(before, 2)}
     detail = f"{last_hour} jobs went dead in the last hour (previous 24 h: {before:.1f}/h)"
     if last_hour >= DEAD_GROWTH_MIN and last_hour > DEAD_GROWTH_FACTOR * before:

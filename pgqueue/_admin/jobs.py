@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from psycopg.rows import dict_row
+from psycopg.rows import class_row, dict_row
 
 from .._settings import check_name
 from .._sql import query
@@ -162,6 +162,23 @@ class CancelOutcome:
     missing: list[int] = field(default_factory=list)
 
 
+@dataclass(frozen=True, slots=True)
+class CancelRunningRow:
+    """A row of admin_cancel_running.sql: a running job asked to stop."""
+
+    id: int
+    notified: bool
+    """The column exists to send the cancel message (its pg_notify); the value says nothing."""
+
+
+@dataclass(frozen=True, slots=True)
+class StateRow:
+    """A row of admin_states.sql."""
+
+    id: int
+    state: str
+
+
 def cancel_jobs(app: AppLike, ids: Sequence[int], *, running: bool = True) -> CancelOutcome:
     """Cancel jobs: not yet running ones end ``cancelled`` now; running ones are asked to stop
     (unless ``running=False``: then they are left to finish).
@@ -175,12 +192,13 @@ def cancel_jobs(app: AppLike, ids: Sequence[int], *, running: bool = True) -> Ca
         params = {"ids": wanted}
         cancelled = [r[0] for r in conn.execute(query("admin_cancel_pending"), params)]
         requested = [
-            r[0]
-            for r in conn.execute(
+            r.id
+            for r in conn.cursor(row_factory=class_row(CancelRunningRow)).execute(
                 query("admin_cancel_running"), {**params, "channel": control.CONTROL_CHANNEL}
             )
         ] if running else []
-        states = dict(conn.execute(query("admin_states"), params).fetchall())
+        rows = conn.cursor(row_factory=class_row(StateRow)).execute(query("admin_states"), params)
+        states = {r.id: r.state for r in rows}
     done = set(cancelled) | set(requested)
     return CancelOutcome(
         cancelled=sorted(cancelled),
@@ -188,6 +206,14 @@ def cancel_jobs(app: AppLike, ids: Sequence[int], *, running: bool = True) -> Ca
         unchanged={i: s for i, s in sorted(states.items()) if i not in done},
         missing=[i for i in wanted if i not in states],
     )
+
+
+@dataclass(frozen=True, slots=True)
+class RetryRow:
+    """A row of admin_retry.sql: a job requeued."""
+
+    id: int
+    queue: str
 
 
 def retry_jobs(
@@ -223,22 +249,31 @@ def retry_jobs(
     }
     requeued: list[int] = []
     with app.pool.connection() as conn:
+        cur = conn.cursor(row_factory=class_row(RetryRow))
         while True:
             with conn.transaction():
-                rows = conn.execute(query("admin_retry"), params).fetchall()
-                control.wake(conn, [r[1] for r in rows])
+                rows = cur.execute(query("admin_retry"), params).fetchall()
+                control.wake(conn, [r.queue for r in rows])
                 if rows:
-                    _say_rearmed(conn, [r[0] for r in rows])
-            requeued.extend(r[0] for r in rows)
+                    _say_rearmed(conn, [r.id for r in rows])
+            requeued.extend(r.id for r in rows)
             if len(rows) < batch_size:
                 return sorted(requeued)
+
+
+@dataclass(frozen=True, slots=True)
+class RearmedRow:
+    """A row of flow_rearmed.sql: a retried job and its dependents waiting for it again."""
+
+    depends_on: int
+    waiting: int
 
 
 def _say_rearmed(conn: Any, ids: list[int]) -> None:
     """Log the workflow steps the retry re-armed (the trigger pgqueue.rearm_dependents,
     migration 0009, did it in the same transaction): direct dependents waiting again."""
-    for job_id, waiting in conn.execute(query("flow_rearmed"), {"ids": ids}):
+    for r in conn.cursor(row_factory=class_row(RearmedRow)).execute(query("flow_rearmed"), {"ids": ids}):
         log.info(
             "job %s retried: %s dependent job(s) cancelled because it failed wait for it again",
-            job_id, waiting, extra={"job_id": job_id},
+            r.depends_on, r.waiting, extra={"job_id": r.depends_on},
         )

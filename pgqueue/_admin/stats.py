@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
+
+from psycopg.rows import class_row
 
 from .._sql import query
 from ..errors import InvalidOption
@@ -11,6 +15,15 @@ if TYPE_CHECKING:
     from .._types import AppLike
 
 STATS_WINDOW_MIN = 5
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputRow:
+    """A row of admin_throughput.sql: jobs of a queue that ended in a state in the window."""
+
+    queue: str
+    state: str
+    n: int
 
 
 def stats(app: AppLike, minutes: int = STATS_WINDOW_MIN) -> dict[str, Any]:
@@ -30,11 +43,12 @@ def stats(app: AppLike, minutes: int = STATS_WINDOW_MIN) -> dict[str, Any]:
 
     depth = {row["queue"]: row for row in Queues(app).list()}
     with app.pool.connection() as conn:
-        finished = conn.execute(query("admin_throughput"), {"minutes": minutes}).fetchall()
+        cur = conn.cursor(row_factory=class_row(ThroughputRow))
+        finished = cur.execute(query("admin_throughput"), {"minutes": minutes}).fetchall()
         workers = worker_counts(conn)
     per_queue: dict[str, dict[str, int]] = {}
-    for queue, state, n in finished:
-        per_queue.setdefault(queue, {})[state] = int(n)
+    for row in finished:
+        per_queue.setdefault(row.queue, {})[row.state] = row.n
     queues = []
     for name in sorted(set(depth) | set(per_queue)):
         window = _window(per_queue.get(name, {}), minutes)
@@ -46,6 +60,18 @@ def stats(app: AppLike, minutes: int = STATS_WINDOW_MIN) -> dict[str, Any]:
     return {"window_minutes": minutes, **_window(totals, minutes), "queues": queues, "workers": workers}
 
 
+@dataclass(frozen=True, slots=True)
+class WorkerCountsRow:
+    """The row of admin_worker_counts.sql (a sum of bigints is numeric, hence Decimal)."""
+
+    live: int
+    registered: int
+    handed_back: Decimal
+    unknown_handed_back: Decimal
+    rescued: Decimal
+    expired_leases: int
+
+
 def worker_counts(conn: Any) -> dict[str, int]:
     """Totals kept in the rows of the workers registered now (admin_worker_counts.sql):
     ``live`` and ``registered`` workers; ``handed_back`` (running jobs handed back at
@@ -53,9 +79,8 @@ def worker_counts(conn: Any) -> dict[str, int]:
     back untouched) and ``rescued`` (jobs of dead workers given back: their lease had
     expired), each summed over those workers' lifetimes; ``expired_leases``: running jobs
     whose lease has expired now, which the next rescue gives back."""
-    row = conn.execute(query("admin_worker_counts")).fetchone()
-    keys = ("live", "registered", "handed_back", "unknown_handed_back", "rescued", "expired_leases")
-    return dict(zip(keys, (int(v) for v in row), strict=True))
+    row = conn.cursor(row_factory=class_row(WorkerCountsRow)).execute(query("admin_worker_counts")).fetchone()
+    return {k: int(v) for k, v in asdict(row).items()}
 
 
 def _window(counts: dict[str, int], minutes: int) -> dict[str, Any]:

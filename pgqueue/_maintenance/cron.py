@@ -12,9 +12,11 @@ import logging
 import threading
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Final
 
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from .._schedule import ScheduleDef, due_ticks, next_fire
@@ -37,6 +39,17 @@ Clock = Callable[[], datetime]
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class NextRow:
+    """The row of cron_next.sql."""
+
+    nearest_fire_at: datetime | None
+    """The earliest next fire time of the enabled schedules."""
+    any_unset: bool | None
+    """An enabled schedule has no next fire time yet (newly enabled): due now. None: no
+    schedule is enabled."""
 
 
 def _definition(row: dict[str, Any]) -> ScheduleDef:
@@ -106,13 +119,12 @@ class Scheduler:
                 row = dict(zip(cols, values, strict=True))
                 self._fire(conn, row, now)
         with self.pool.connection() as conn:
-            found = conn.execute(query("cron_next")).fetchone()
-        nearest, unset = found if found else (None, False)
-        if unset:
+            found = conn.cursor(row_factory=class_row(NextRow)).execute(query("cron_next")).fetchone()
+        if found is not None and found.any_unset:
             return 0.0
-        if nearest is None:
+        if found is None or found.nearest_fire_at is None:
             return RELOAD_S
-        wait: float = (nearest - self.clock()).total_seconds()
+        wait: float = (found.nearest_fire_at - self.clock()).total_seconds()
         return max(0.0, min(RELOAD_S, wait))
 
     def _fire(self, conn: Any, row: dict[str, Any], now: datetime) -> None:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import psycopg
+from psycopg.rows import class_row
 
 from .._sql import query
 from .election import lock_key
@@ -37,6 +38,20 @@ class RescuedJob:
     """The worker whose rescuer gave it back (set with ``row``)."""
 
 
+@dataclass(frozen=True, slots=True)
+class RescueRow:
+    """A row of rescue.sql: a job given back."""
+
+    id: int
+    queue: str
+    task: str
+    state: str
+    """Where it went: queued, dead or cancelled."""
+    attempt: int
+    woken: int
+    """Queues woken by the statement (read only to make its NOTIFY step run)."""
+
+
 class Rescuer:
     """One pass = one statement (see rescue.sql): if this process wins the election,
     running jobs whose lease expired go back to ``queued`` (or ``dead`` when out of
@@ -53,9 +68,10 @@ class Rescuer:
         self.key = lock_key("rescuer")
 
     def run_once(self, conn: psycopg.Connection[Any]) -> list[RescuedJob]:
-        rows = conn.execute(query("rescue"), {"lock_key": self.key, "limit": self.batch}).fetchall()
+        cur = conn.cursor(row_factory=class_row(RescueRow))
+        rows = cur.execute(query("rescue"), {"lock_key": self.key, "limit": self.batch}).fetchall()
         self.forget(conn)
-        rescued = [RescuedJob(*r[:5]) for r in rows]
+        rescued = [RescuedJob(r.id, r.queue, r.task, r.state, r.attempt) for r in rows]
         for job in rescued:
             log.warning(
                 "job %s rescued from a lost worker -> %s",
@@ -82,15 +98,11 @@ class Rescuer:
         are rare), for the ``job_rescued`` hook. A job deleted meanwhile keeps None."""
         from dataclasses import replace
 
-        from .._state import JobRow, JobState
+        from .._state import job_row
 
+        cur = conn.cursor(row_factory=job_row)
         out = []
         for job in rescued:
-            values = conn.execute(query("job_get"), {"id": job.id}).fetchone()
-            row = None
-            if values is not None:
-                fields = list(values)
-                fields[6] = JobState(fields[6])
-                row = JobRow(*fields)
+            row = cur.execute(query("job_get"), {"id": job.id}).fetchone()
             out.append(replace(job, row=row, rescued_by=rescued_by))
         return out

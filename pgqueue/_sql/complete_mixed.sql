@@ -40,4 +40,4 @@ WITH done AS (
     SELECT pg_notify(/*NOTIFY_CHANNEL*/, q.queue)
     FROM (SELECT DISTINCT queue FROM done WHERE state = 'queued' AND run_at <= now()) AS q
 )
-SELECT id, (SELECT count(*) FROM woken) FROM done
+SELECT id, (SELECT count(*) FROM woken) AS woken FROM done

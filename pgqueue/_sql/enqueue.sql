@@ -23,3 +23,4 @@ SELECT %(queue)s, %(task)s, %(args)s::jsonb, %(kwargs)s::jsonb, %(priority)s::sm
 FROM (SELECT set_config('pgqueue.wake', %(wake)s::text, true) AS wake) AS hint
 WHERE hint.wake IS NOT NULL
 RETURNING id, CASE WHEN run_at > statement_timestamp() THEN extract(epoch FROM run_at)::float8 END
+          AS run_at_epoch

@@ -48,4 +48,4 @@ WITH gone AS (
 ), forgotten AS (
     DELETE FROM pgqueue.workers WHERE id = %(worker)s
 )
-SELECT id, queue, task, state, attempt, (SELECT count(*) FROM woken) FROM moved
+SELECT id, queue, task, state, attempt, (SELECT count(*) FROM woken) AS woken FROM moved

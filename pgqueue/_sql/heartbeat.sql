@@ -27,4 +27,4 @@ SET lease_expires_at = now() + make_interval(secs => %(lease_s)s)
 FROM unnest(%(ids)s::bigint[]) AS u(id)
 WHERE j.id = ANY (ARRAY[u.id])
   AND ((j.id, j.worker_id, j.state) = (u.id, %(worker)s, 'running')) IS TRUE
-RETURNING j.id, j.cancel_requested_at IS NOT NULL
+RETURNING j.id, j.cancel_requested_at IS NOT NULL AS cancel_requested

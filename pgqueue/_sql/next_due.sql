@@ -28,9 +28,9 @@ WITH RECURSIVE prio AS (
     FROM prio AS p
     WHERE p.priority IS NOT NULL
 )
-SELECT extract(epoch FROM min(n.run_at) - now())::float8,
-       extract(epoch FROM min(n.run_at))::float8,
-       extract(epoch FROM clock_timestamp())::float8
+SELECT extract(epoch FROM min(n.run_at) - now())::float8 AS due_in_s,
+       extract(epoch FROM min(n.run_at))::float8 AS run_at_epoch,
+       extract(epoch FROM clock_timestamp())::float8 AS clock_epoch
 FROM prio AS p
 LEFT JOIN LATERAL (
     SELECT j.run_at FROM pgqueue.jobs AS j

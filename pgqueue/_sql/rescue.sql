@@ -58,4 +58,4 @@ WITH leader AS (
     SELECT pg_notify(/*NOTIFY_CHANNEL*/, q.queue)
     FROM (SELECT DISTINCT queue FROM rescued WHERE state = 'queued') AS q
 )
-SELECT id, queue, task, state, attempt, (SELECT count(*) FROM woken) FROM rescued
+SELECT id, queue, task, state, attempt, (SELECT count(*) FROM woken) AS woken FROM rescued

@@ -19,4 +19,4 @@ SET state = 'queued',
 FROM unnest(%(ids)s::bigint[], %(attempts)s::int[]) AS u(id, attempt)
 WHERE j.id = ANY (ARRAY[u.id])
   AND ((j.id, j.attempt, j.worker_id, j.state) = (u.id, u.attempt, %(worker)s, 'running')) IS TRUE
-RETURNING j.id, extract(epoch FROM j.run_at - now())::float8
+RETURNING j.id, extract(epoch FROM j.run_at - now())::float8 AS delay_s

@@ -26,9 +26,11 @@ from __future__ import annotations
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 import psycopg
+from psycopg.rows import class_row
 
 from .._sql import query
 
@@ -88,6 +90,18 @@ def parse_wake(payload: str) -> tuple[str, float | None]:
         return queue, None
 
 
+@dataclass(frozen=True, slots=True)
+class DueRow:
+    """The row of next_due.sql (all epoch figures on the database's clock)."""
+
+    due_in_s: float | None
+    """Seconds from the statement's start until the earliest scheduled job is due; None: none is."""
+    run_at_epoch: float | None
+    """That job's run_at in epoch seconds."""
+    clock_epoch: float | None
+    """The database's clock when the statement ran, in epoch seconds."""
+
+
 def next_due(
     conn: psycopg.Connection[Any],
     queues: Sequence[str],
@@ -102,15 +116,15 @@ def next_due(
     than that."""
     sent = time.monotonic()
     params = {"queues": list(queues), "tasks": None if tasks is None else list(tasks)}
-    values = conn.execute(query("next_due"), params).fetchone()
+    row = conn.cursor(row_factory=class_row(DueRow)).execute(query("next_due"), params).fetchone()
     received = time.monotonic()
-    if values is None:
+    if row is None:
         return None
-    if clock is not None and values[2] is not None:
-        clock.sample(float(values[2]), sent, received)
-    if values[0] is None:
+    if clock is not None and row.clock_epoch is not None:
+        clock.sample(row.clock_epoch, sent, received)
+    if row.due_in_s is None or row.run_at_epoch is None:
         return None
-    longest = max(0.0, float(values[0]))
+    longest = max(0.0, row.due_in_s)
     shortest = max(0.0, longest - (received - sent))
-    mapped = None if clock is None else clock.seconds_until(float(values[1]))
+    mapped = None if clock is None else clock.seconds_until(row.run_at_epoch)
     return longest if mapped is None else min(longest, max(shortest, mapped))

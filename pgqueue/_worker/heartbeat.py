@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
 import psycopg
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from .. import _db
@@ -57,6 +58,15 @@ class HeartbeatConfig:
                 f"lease ({self.lease}s) must be at least twice heartbeat_interval "
                 f"({self.interval}s) so one late heartbeat does not lose the jobs"
             )
+
+
+@dataclass(frozen=True, slots=True)
+class HeartbeatRow:
+    """A row of heartbeat.sql: a held job whose lease was extended."""
+
+    id: int
+    cancel_requested: bool
+    """An operator asked to cancel it."""
 
 
 class Heartbeat:
@@ -102,9 +112,9 @@ class Heartbeat:
             self._static, lease_s=self.lease_s, stopping=self.stopping, ids=sorted(job_ids),
             counts=Jsonb(counts or {}),
         )  # fmt: skip
-        rows = conn.execute(query("heartbeat"), params).fetchall()
-        self.cancel_requested = {r[0] for r in rows if r[1]}
-        return {r[0] for r in rows}
+        rows = conn.cursor(row_factory=class_row(HeartbeatRow)).execute(query("heartbeat"), params).fetchall()
+        self.cancel_requested = {r.id for r in rows if r.cancel_requested}
+        return {r.id for r in rows}
 
     def deregister(self, conn: psycopg.Connection[Any]) -> None:
         conn.execute(query("worker_deregister"), {"worker": self.worker_id})

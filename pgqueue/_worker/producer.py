@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 import psycopg
+from psycopg.rows import class_row
 
 from .. import _tracing
 from .._durations import parse_rate
@@ -108,6 +109,15 @@ class ClaimedOn(enum.Enum):
     """Left (or took over) to the producer's own thread."""
     FAILED = "failed"
     """Failed for a reason other than a lost connection: stop claiming on it."""
+
+
+@dataclass(frozen=True, slots=True)
+class HandbackRow:
+    """A row of unknown_handback.sql: a job of an unknown task handed back."""
+
+    id: int
+    delay_s: float
+    """Seconds until it can be claimed again."""
 
 
 class Producer(Service):
@@ -328,10 +338,10 @@ class Producer(Service):
         try:
             if conn is None:
                 with self._pool.connection() as pooled_conn:
-                    done = pooled_conn.execute(query("unknown_handback"), params).fetchall()
+                    done = _handed_back(pooled_conn, params)
             else:
                 with WATCHDOG.guard(conn, POOL_BLOCK_DEADLINE_S):
-                    done = conn.execute(query("unknown_handback"), params).fetchall()
+                    done = _handed_back(conn, params)
         except psycopg.Error as exc:
             log.warning(
                 "could not hand back %s job(s) of unknown tasks (%s); their leases will expire",
@@ -339,7 +349,7 @@ class Producer(Service):
                 exc,
             )
             return
-        delays = dict((r[0], float(r[1])) for r in done)
+        delays = {r.id: r.delay_s for r in done}
         self.unknown_handed_back += len(delays)
         now = time.monotonic()
         for row in rows:
@@ -381,3 +391,8 @@ class Producer(Service):
             seconds = next_due(conn, self.queues, self.clock, tasks)
         if seconds is not None:
             self.wake.due_in(seconds + FIRE_LAG_S)
+
+
+def _handed_back(conn: psycopg.Connection[Any], params: dict[str, Any]) -> list[HandbackRow]:
+    cur = conn.cursor(row_factory=class_row(HandbackRow))
+    return cur.execute(query("unknown_handback"), params).fetchall()

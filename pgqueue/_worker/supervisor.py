@@ -26,9 +26,11 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from types import FrameType
 
 import psycopg
+from psycopg.rows import class_row
 
 from .. import _db
 from .._sql import query
@@ -41,6 +43,20 @@ QUICK_DEATH_S = 5.0
 """A child that dies sooner than this after starting counts towards the back-off."""
 SUPERVISOR_ENV = "PGQUEUE_SUPERVISOR_PID"
 WORKER_ID_ENV = "PGQUEUE_WORKER_ID"
+
+
+@dataclass(frozen=True, slots=True)
+class HandonRow:
+    """A row of handon_worker.sql: a running job of an exited child, handed on."""
+
+    id: int
+    queue: str
+    task: str
+    state: str
+    """Where it went: queued, dead or cancelled."""
+    attempt: int
+    woken: int
+    """Queues woken by the statement (read only to make its NOTIFY step run)."""
 
 
 class Supervisor:
@@ -116,7 +132,8 @@ class Supervisor:
         how = f"signal {signal.Signals(-rc).name}" if rc is not None and rc < 0 else f"exit code {rc}"
         try:
             with _db.connect(self.dsn, application_name="pgqueue-supervisor") as conn:
-                rows = conn.execute(
+                cur = conn.cursor(row_factory=class_row(HandonRow))
+                rows = cur.execute(
                     query("handon_worker"),
                     {"worker": worker_id, "lost": lost, "pid": child.pid, "how": how},
                 ).fetchall()
@@ -126,13 +143,13 @@ class Supervisor:
             )
             return
         self.handed_on += len(rows)
-        for job_id, queue, task, state, attempt, _ in rows:
+        for row in rows:
             log.warning(
                 "job %s of exited worker process %s handed on -> %s",
-                job_id,
+                row.id,
                 child.pid,
-                state,
-                extra={"job_id": job_id, "task": task, "queue": queue, "attempt": attempt},
+                row.state,
+                extra={"job_id": row.id, "task": row.task, "queue": row.queue, "attempt": row.attempt},
             )
 
     def _restart_dead(self) -> None:

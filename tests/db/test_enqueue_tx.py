@@ -20,6 +20,7 @@ from typing import Any
 import psycopg
 import pytest
 import sqlalchemy as sa
+from psycopg.rows import dict_row
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.orm import Session
 
@@ -241,6 +242,31 @@ def test_autocommit_connection_commits_at_once(db: str, app: pgqueue.App) -> Non
         send_welcome.configure(conn=conn).enqueue(1)
         send_welcome.configure(conn=conn).enqueue_many([(2,), (3,)])
         assert count_jobs(db) == 3
+
+
+def test_a_connection_with_its_own_row_factory(db: str, app: pgqueue.App) -> None:
+    """pgqueue reads its statements' rows with row factories of its own: a caller's
+    connection that makes dicts (or anything else) works for every kind of write. Before
+    (issue 22): KeyError: 0, a unique key "kept changing hands", a parent "does not exist"."""
+    send_welcome, report = tasks(app)
+    with psycopg.connect(db, row_factory=dict_row) as conn:
+        first = send_welcome.configure(conn=conn).enqueue(1)
+        keyed = send_welcome.configure(conn=conn, unique_key="welcome-2").enqueue(2)
+        assert send_welcome.configure(conn=conn, unique_key="welcome-2").enqueue(2) == keyed
+        assert len(report.configure(conn=conn).enqueue_many([(3,), (4,), (5,)])) == 3
+        report.configure(conn=conn, depends_on=[first]).enqueue(6)
+        pgqueue.chain(report.s(7), report.s()).enqueue(conn=conn)
+        conn.commit()
+
+    async def twin() -> None:
+        async with await psycopg.AsyncConnection.connect(db, row_factory=dict_row) as aconn:
+            await send_welcome.configure(conn=aconn).enqueue_async(8)
+            await send_welcome.configure(conn=aconn, unique_key="welcome-9").enqueue_async(9)
+            assert len(await report.configure(conn=aconn).enqueue_many_async([(10,), (11,)])) == 2
+            await aconn.commit()
+
+    asyncio.run(twin())
+    assert count_jobs(db) == 12
 
 
 def test_unsupported_connections_get_a_clear_error(db: str, app: pgqueue.App) -> None:
