@@ -54,7 +54,7 @@ def test_a_delayed_job_is_found_by_a_worker_started_after_it_was_enqueued(
     first = workers.start("--concurrency", "2", "--poll-interval", NO_POLL)
     workers.wait_registered(1)
     with pgqueue.App(dsn=dsn) as producer:
-        job = producer.enqueue("t.record", [1], delay=20)
+        job = producer.enqueue("t.record", [1], delay=10)  # past the second worker's start
     os.killpg(first.pid, signal.SIGKILL)  # the worker that heard of it is gone
     first.wait(timeout=10)
     workers.start("--concurrency", "2", "--poll-interval", NO_POLL)
