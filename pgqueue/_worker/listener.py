@@ -19,6 +19,8 @@ down (see deadline.py) and the listener reconnects like after any other loss.
 from __future__ import annotations
 
 import logging
+import os
+import select
 import threading
 import time
 from collections.abc import Callable
@@ -37,7 +39,8 @@ log = logging.getLogger("pgqueue.worker")
 
 RECONNECT_BACKOFF_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
 WAIT_SLICE_S = 1.0
-"""How often the thread looks at its stop flag while no notification arrives (no query)."""
+"""How often an idle listener wakes to see whether its connection needs a ping (no query);
+:meth:`Listener.stop` interrupts the wait at once."""
 APPLICATION_NAME = "pgqueue-listener"
 PING_INTERVAL_S = 10.0
 """Idle time after which the listener checks its connection (one query: 0.1 query/s)."""
@@ -80,18 +83,29 @@ class Listener:
         self.connected = threading.Event()
         self.reconnects = 0
         self._thread: threading.Thread | None = None
+        self._interrupt = (-1, -1)
+        """A pipe: :meth:`stop` writes to it to end the thread's wait for the socket."""
 
     def start(self) -> None:
         if self._thread is None:
             self._stop.clear()
+            self._interrupt = os.pipe()
             self._thread = threading.Thread(target=self._run, name="pgqueue-listen", daemon=True)
             self._thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._thread is not None:
+            os.write(self._interrupt[1], b"x")  # ends the thread's wait for the socket now
             self._thread.join(timeout=WAIT_SLICE_S + 2.0)
+            if not self._thread.is_alive():
+                for fd in self._interrupt:
+                    os.close(fd)
             self._thread = None
+
+    def _idle(self, conn: psycopg.Connection[Any]) -> None:
+        """Wait until the server sends something, :meth:`stop` is called, or a slice ends."""
+        select.select([conn.fileno(), self._interrupt[0]], [], [], WAIT_SLICE_S)
 
     def _run(self) -> None:
         failures = 0
@@ -112,15 +126,19 @@ class Listener:
                     heard = time.monotonic()
                     while not self._stop.is_set():
                         claim = False
-                        # stop_after=1: the generator ends after the first batch of
-                        # notifications (all of it delivered), so the connection is free
-                        # for a claim; those that arrive meanwhile wait in psycopg's backlog.
-                        for note in conn.notifies(timeout=WAIT_SLICE_S, stop_after=1):
+                        delivered = False
+                        # timeout=0: what has arrived (psycopg's backlog holds those that came
+                        # during a claim or a ping); stop_after=1: the first batch, all of it,
+                        # so the connection is free for a claim.
+                        for note in conn.notifies(timeout=0, stop_after=1):
                             heard = time.monotonic()
+                            delivered = True
                             if note.channel == CONTROL_CHANNEL and self._on_control is not None:
                                 self._on_control(note.payload)
                             elif self._on_wake(note.payload):
                                 claim = self._on_claim is not None
+                        if not delivered:
+                            self._idle(conn)
                         if claim:
                             assert self._on_claim is not None
                             self._on_claim(conn)
