@@ -63,9 +63,9 @@ UNKNOWN_DELAY_MIN_S: Final = 2.0
 """A handed-back job of an unknown task is claimable again after at least this long ..."""
 UNKNOWN_DELAY_MAX_S: Final = 30.0
 """... and at most this long (a worker that knows the task runs it within this, plus its
-poll interval, of starting) ... The worker that handed it back claims it again only at a
-poll (no due-time timer), so a worker that knows the task, started meanwhile, claims it
-first, at the moment it is due ..."""
+poll interval, of starting) ... The worker that handed it back looks again only at its
+polls: a timer of its own for that moment raced the timer of a worker that knows the task
+(set from its start-up probe), and could win every round ..."""
 UNKNOWN_DELAY_GROWTH: Final = 0.1
 """... in between, this share of the job's age: a long wait is looked at less often."""
 UNKNOWN_LOG_S: Final = 60.0
@@ -369,11 +369,7 @@ class Producer(Service):
                 row.id, row.task, delays[row.id],
                 extra={"job_id": row.id, "task": row.task, "queue": row.queue, "attempt": row.attempt - 1},
             )  # fmt: skip
-        self._reporter.unknown(rows, delays)
-        # No due-time timer for them: this worker would only hand them back again, and a
-        # timer firing the moment they are due would race (and often beat) the timer of a
-        # worker that knows the task, which learnt that moment from its start-up probe.
-        # This worker looks at them again at its polls.
+        self._reporter.unknown(rows, delays)  # no due-time timer: see UNKNOWN_DELAY_MAX_S
 
     def scheduled(self, run_at: float) -> None:
         """A job of a served queue was inserted for ``run_at`` (database epoch seconds, a
