@@ -79,3 +79,18 @@ def _job_row(*, state: str, **columns: Any) -> JobRow:
 job_row: Final = kwargs_row(_job_row)
 """Row factory for job_get.sql (``conn.cursor(row_factory=job_row)``): its columns, named
 as JobRow's fields, as a JobRow."""
+
+
+@dataclass(frozen=True, slots=True)
+class MovedRow:
+    """A running job a statement moved on: rescue.sql (its lease expired) and
+    handon_worker.sql (its worker process exited) return these."""
+
+    id: int
+    queue: str
+    task: str
+    state: str
+    """Where it went: queued, dead or cancelled."""
+    attempt: int
+    woken: int
+    """Queues woken by the statement (read only to make its NOTIFY step run)."""

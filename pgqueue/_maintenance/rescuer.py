@@ -11,6 +11,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from .._sql import query
+from .._state import MovedRow
 from .election import lock_key
 
 if TYPE_CHECKING:
@@ -38,20 +39,6 @@ class RescuedJob:
     """The worker whose rescuer gave it back (set with ``row``)."""
 
 
-@dataclass(frozen=True, slots=True)
-class RescueRow:
-    """A row of rescue.sql: a job given back."""
-
-    id: int
-    queue: str
-    task: str
-    state: str
-    """Where it went: queued, dead or cancelled."""
-    attempt: int
-    woken: int
-    """Queues woken by the statement (read only to make its NOTIFY step run)."""
-
-
 class Rescuer:
     """One pass = one statement (see rescue.sql): if this process wins the election,
     running jobs whose lease expired go back to ``queued`` (or ``dead`` when out of
@@ -68,7 +55,7 @@ class Rescuer:
         self.key = lock_key("rescuer")
 
     def run_once(self, conn: psycopg.Connection[Any]) -> list[RescuedJob]:
-        cur = conn.cursor(row_factory=class_row(RescueRow))
+        cur = conn.cursor(row_factory=class_row(MovedRow))
         rows = cur.execute(query("rescue"), {"lock_key": self.key, "limit": self.batch}).fetchall()
         self.forget(conn)
         rescued = [RescuedJob(r.id, r.queue, r.task, r.state, r.attempt) for r in rows]

@@ -26,7 +26,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from types import FrameType
 
 import psycopg
@@ -34,6 +33,7 @@ from psycopg.rows import class_row
 
 from .. import _db
 from .._sql import query
+from .._state import MovedRow
 
 log = logging.getLogger("pgqueue.worker")
 
@@ -43,20 +43,6 @@ QUICK_DEATH_S = 5.0
 """A child that dies sooner than this after starting counts towards the back-off."""
 SUPERVISOR_ENV = "PGQUEUE_SUPERVISOR_PID"
 WORKER_ID_ENV = "PGQUEUE_WORKER_ID"
-
-
-@dataclass(frozen=True, slots=True)
-class HandonRow:
-    """A row of handon_worker.sql: a running job of an exited child, handed on."""
-
-    id: int
-    queue: str
-    task: str
-    state: str
-    """Where it went: queued, dead or cancelled."""
-    attempt: int
-    woken: int
-    """Queues woken by the statement (read only to make its NOTIFY step run)."""
 
 
 class Supervisor:
@@ -132,7 +118,7 @@ class Supervisor:
         how = f"signal {signal.Signals(-rc).name}" if rc is not None and rc < 0 else f"exit code {rc}"
         try:
             with _db.connect(self.dsn, application_name="pgqueue-supervisor") as conn:
-                cur = conn.cursor(row_factory=class_row(HandonRow))
+                cur = conn.cursor(row_factory=class_row(MovedRow))
                 rows = cur.execute(
                     query("handon_worker"),
                     {"worker": worker_id, "lost": lost, "pid": child.pid, "how": how},
