@@ -64,8 +64,8 @@ UNKNOWN_DELAY_MIN_S: Final = 2.0
 UNKNOWN_DELAY_MAX_S: Final = 30.0
 """... and at most this long (a worker that knows the task runs it within this, plus its
 poll interval, of starting) ... The worker that handed it back looks again only at its
-polls: a timer of its own for that moment raced the timer of a worker that knows the task
-(set from its start-up probe), and could win every round ..."""
+polls, and the moment falls between two of them (unknown_handback.sql): a timer of its own,
+or a poll on that moment, raced the timer of a worker that knows the task ..."""
 UNKNOWN_DELAY_GROWTH: Final = 0.1
 """... in between, this share of the job's age: a long wait is looked at less often."""
 UNKNOWN_LOG_S: Final = 60.0
@@ -336,6 +336,7 @@ class Producer(Service):
             "min_s": cfg.unknown_delay_min,
             "max_s": cfg.unknown_delay_max,
             "growth": UNKNOWN_DELAY_GROWTH,
+            "offset_s": min(cfg.poll_interval / 2, 2.5),  # between two of its polls: see the SQL
         }
         try:
             if conn is None:

@@ -119,6 +119,30 @@ def test_an_unknown_task_waits_untouched_for_a_worker_that_knows_it(
     assert {c["name"]: c for c in json.loads(doctor.stdout)["checks"]}["unrunnable"]["status"] == "ok"
 
 
+def test_the_worker_that_handed_a_job_back_sets_no_timer_for_it(
+    conn: psycopg.Connection, workers: Workers, new_app: pgqueue.App
+) -> None:
+    """A timer for the moment its hand-back is due would race the timer of a worker that
+    knows the task (which learns that moment from its start-up probe) and could win every
+    round. With polls an hour apart, the old worker leaves the job alone once it is due."""
+    workers.start("-q", "rolling", "--poll-interval", "3600", app=OLD)
+    workers.wait_registered(1)
+    waiting = rolling_app.added.enqueue(2)
+    wait_for(lambda: _job(conn, waiting.id)["claimed"] and _job(conn, waiting.id)["state"] == "queued",
+             timeout=30)  # fmt: skip
+    (started, run_at) = conn.execute(
+        "SELECT started_at, run_at FROM pgqueue.jobs WHERE id = %s", (waiting.id,)
+    ).fetchone()  # type: ignore[misc]
+    # Due in about 4.5 s (the shortest hand-back delay, 2 s, plus 2.5); 1.5 s past that,
+    # nobody claimed it again.
+    wait_for(
+        lambda: conn.execute("SELECT now() > %s + interval '1.5 s'", (run_at,)).fetchone() == (True,),
+        timeout=30,
+    )
+    now = conn.execute("SELECT started_at, state FROM pgqueue.jobs WHERE id = %s", (waiting.id,)).fetchone()
+    assert now == (started, "queued")
+
+
 @pytest.mark.parametrize("how", ["env", "flag"])
 def test_failing_unknown_tasks_is_an_explicit_opt_in(
     conn: psycopg.Connection,
