@@ -13,7 +13,7 @@
 -- after now(). That is a few index probes per queue whatever the backlog: a plain
 -- min(run_at) reads every queued row of the queue (a backlog of due jobs, e.g. behind a
 -- serial key or a limit, makes that slow at every poll).
--- %(tasks)s (NULL: any): a stop_when_idle worker waits only for the tasks it can run.
+-- %(tasks)s (NULL: any): the tasks this worker can run (a job of another task is not its work).
 WITH RECURSIVE prio AS (
     SELECT q.name AS queue,
            (SELECT j.priority FROM pgqueue.jobs AS j

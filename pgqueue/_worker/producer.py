@@ -63,9 +63,9 @@ UNKNOWN_DELAY_MIN_S: Final = 2.0
 """A handed-back job of an unknown task is claimable again after at least this long ..."""
 UNKNOWN_DELAY_MAX_S: Final = 30.0
 """... and at most this long (a worker that knows the task runs it within this, plus its
-poll interval, of starting) ... The worker that handed it back looks again only at its
-polls, and the moment falls between two of them (unknown_handback.sql): a timer of its own,
-or a poll on that moment, raced the timer of a worker that knows the task ..."""
+poll interval, of starting) ... The worker that handed it back sets no timer for it (its
+next-due probe skips tasks it does not know) and the moment falls between two of its polls
+(unknown_handback.sql): it raced the timer of a worker that knows the task ..."""
 UNKNOWN_DELAY_GROWTH: Final = 0.1
 """... in between, this share of the job's age: a long wait is looked at less often."""
 UNKNOWN_LOG_S: Final = 60.0
@@ -384,10 +384,9 @@ class Producer(Service):
 
     def _schedule_next_due(self) -> None:
         self.probes += 1
-        # stop_when_idle waits only for jobs it can run: a job of a task this worker does not
-        # know (handed back, claimable again later) would keep it up forever.
-        cfg = self.config
-        tasks = sorted(self.app.tasks) if cfg.stop_when_idle and cfg.unknown_tasks == "wait" else None
+        # Only the tasks it can run: a job of a task it does not know is not its work (a timer
+        # for it raced a worker that knows the task; it kept stop_when_idle up forever).
+        tasks = sorted(self.app.tasks) if self.config.unknown_tasks == "wait" else None
         with self._pool.connection() as conn:
             seconds = next_due(conn, self.queues, self.clock, tasks)
         if seconds is not None:

@@ -124,7 +124,9 @@ def test_the_worker_that_handed_a_job_back_sets_no_timer_for_it(
 ) -> None:
     """A timer for the moment its hand-back is due would race the timer of a worker that
     knows the task (which learns that moment from its start-up probe) and could win every
-    round. With polls an hour apart, the old worker leaves the job alone once it is due."""
+    round. The old worker polls once an hour here; a job it knows, due in 1 s, makes it
+    probe for the next due job after the hand-back: that probe skips the unknown task, so
+    the old worker leaves the job alone once it is due."""
     workers.start("-q", "rolling", "--poll-interval", "3600", app=OLD)
     workers.wait_registered(1)
     waiting = rolling_app.added.enqueue(2)
@@ -133,8 +135,10 @@ def test_the_worker_that_handed_a_job_back_sets_no_timer_for_it(
     (started, run_at) = conn.execute(
         "SELECT started_at, run_at FROM pgqueue.jobs WHERE id = %s", (waiting.id,)
     ).fetchone()  # type: ignore[misc]
-    # Due in about 4.5 s (the shortest hand-back delay, 2 s, plus 2.5); 1.5 s past that,
-    # nobody claimed it again.
+    known = rolling_app.known.configure(delay=1).enqueue(1)
+    assert known.result(timeout=30) == 2
+    # Due about 4.5 s after the hand-back (2 s, plus 2.5 s: half the poll interval at
+    # most); 1.5 s past that, nobody claimed it again.
     wait_for(
         lambda: conn.execute("SELECT now() > %s + interval '1.5 s'", (run_at,)).fetchone() == (True,),
         timeout=30,
