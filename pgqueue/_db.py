@@ -18,6 +18,7 @@ import psycopg
 from psycopg.rows import TupleRow, class_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
+from . import _revision
 from .errors import (
     AuthenticationFailed,
     DatabaseMissing,
@@ -166,7 +167,7 @@ def probe(dsn: str, *, schema: bool = True) -> str | None:
     InvalidDsn, HostNotFound, ServerUnreachable, DatabaseMissing, AuthenticationFailed
     (see :func:`connect_error`), ReadOnlyDatabase for a standby in recovery, and with
     ``schema`` SchemaMissing when ``pgqueue migrate`` never ran. Whether the revision is
-    the one this pgqueue needs is :func:`check_revision`'s job (it needs Alembic).
+    the one this pgqueue needs is :func:`check_revision`'s job.
     """
     from ._sql import query
 
@@ -178,8 +179,7 @@ def probe(dsn: str, *, schema: bool = True) -> str | None:
             assert row is not None
             revision = None
             if row.installed:
-                found = conn.execute(query("health_revision")).fetchone()
-                revision = None if found is None else str(found[0])
+                revision = _revision.read(conn)
     except psycopg.Error as exc:
         raise connect_error(dsn, exc) from None
     where, _ = _where(dsn)
@@ -196,9 +196,7 @@ def probe(dsn: str, *, schema: bool = True) -> str | None:
 def check_revision(revision: str | None) -> str | None:
     """Raise SchemaOutOfDate when ``revision`` is older than this pgqueue's head (or None);
     return a warning sentence when it is newer (a newer release migrated: compatible,
-    migrations only add), else None. Imports Alembic."""
-    from . import _revision
-
+    migrations only add), else None."""
     head = _revision.head()
     status = _revision.schema_status(revision, head)
     if status == _revision.MISSING:

@@ -116,8 +116,7 @@ def _probe(
     }
     revision = None
     if row.installed:
-        found = conn.execute(query("health_revision")).fetchone()
-        revision = None if found is None else str(found[0])
+        revision = _revision.read(conn)
     status = schema_status(revision, head)
     base.update(schema=status, revision=revision)
     if row.in_recovery:

@@ -14,23 +14,17 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.pool import NullPool
 
-from ._revision import migrations_dir
+from ._revision import head, migrations_dir
 from ._settings import SCHEMA
 
 VERSION_TABLE = "alembic_version"
+__all__ = ["current", "head", "migrations_dir", "sql", "upgrade"]
 
 
 def _config(output: io.StringIO | None = None) -> Config:
     cfg = Config(output_buffer=output) if output is not None else Config()
     cfg.set_main_option("script_location", str(migrations_dir()))
     return cfg
-
-
-def head() -> str:
-    """The newest revision this pgqueue ships."""
-    revision = ScriptDirectory.from_config(_config()).get_current_head()
-    assert revision is not None
-    return revision
 
 
 @contextmanager

@@ -11,6 +11,9 @@ from __future__ import annotations
 import re
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+from ._sql import query
 
 CURRENT, NEWER, BEHIND, MISSING, UNKNOWN = "current", "newer", "behind", "missing", "unknown"
 
@@ -61,3 +64,10 @@ def schema_status(revision: str | None, head: str) -> str:
     if revision == head:
         return CURRENT
     return BEHIND if revision in revisions() else NEWER
+
+
+def read(conn: Any) -> str | None:
+    """The revision the database on ``conn`` (a psycopg connection) is at; None when its
+    migration table has no row. The caller knows the table exists (db_probe, health_probe)."""
+    found = conn.execute(query("health_revision")).fetchone()
+    return None if found is None else str(found[0])

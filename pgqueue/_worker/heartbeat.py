@@ -22,7 +22,7 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
-from .. import _db
+from .. import _db, _revision
 from .._sql import query
 from ..errors import ConfigurationError
 from .events import WorkerStats
@@ -185,8 +185,7 @@ class LeaseKeeper(Service):
 
     def _register_once(self) -> None:
         with self._pool.connection() as conn:
-            found = conn.execute(query("health_revision")).fetchone()
-            note = _db.check_revision(None if found is None else str(found[0]))
+            note = _db.check_revision(_revision.read(conn))
             if note:
                 log.warning("%s", note)
             self.heartbeat.beat(conn, ())

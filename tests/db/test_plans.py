@@ -279,7 +279,8 @@ def _next_due_params(conn: psycopg.Connection[Any], s: State) -> dict[str, Any]:
         " SELECT 'default', 'plans.task', p, now() + make_interval(mins => 60 + p)"
         " FROM unnest(ARRAY[10, 0, -10]) AS p"
     )
-    return {"queues": ["default", "other"], "tasks": None}
+    # A worker passes the tasks its app registers (its probe skips jobs of other tasks).
+    return {"queues": ["default", "other"], "tasks": ["plans.other", "plans.task"]}
 
 
 STATEMENTS: dict[str, Params] = {
